@@ -1,0 +1,412 @@
+"""OSNet, OSNet-IBN and OSNet-AIN (Table 1, Sec. 3.4) and the model registry.
+
+Build every network by name::
+
+    from osnet_lib import build_model, list_models
+    model = build_model("osnet_x1_0", num_classes=751)          # Table 1, left column
+    model = build_model("osnet_ain_x0_25", num_classes=0)        # OSNet-AIN, width 0.25
+    model = build_model("osnet_x1_0", num_classes=751, T=1)      # Table 5, model 9
+
+Keyword options are the fields of :class:`osnet_lib.blocks.BlockOptions` (the Table 5 ablations),
+``genotype`` (a per-block choice of instance-normalisation candidate, Fig. 5) and
+``feature_dim``. Taught in chapter 5 (the architecture).
+"""
+
+import difflib
+from collections import OrderedDict
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
+from osnet_lib.layers import ConvNormAct
+
+# Table 1 as data. Stem: 7x7 conv, stride 2, then 3x3 max pool, stride 2.
+STEM_CHANNELS = 64
+# stage, output channels at width 1.0, OS blocks, followed by a transition (1x1 conv + 2x2 avg pool)
+STAGES: tuple[tuple[str, int, int, bool], ...] = (
+    ("conv2", 256, 2, True),
+    ("conv3", 384, 2, True),
+    ("conv4", 512, 2, False),
+)
+#: Width of the final fc embedding; the width multiplier never changes it (footnote 4).
+FEATURE_DIM = 512
+#: Total spatial down-sampling between the input and the last feature maps.
+OUTPUT_STRIDE = 16
+
+
+def scale_width(channels: int, width_mult: float, divisor: int = 4) -> int:
+    """Apply the width multiplier beta (Sec. 3.4) to a layer width, rounded to a multiple of
+    ``divisor`` so that the bottleneck's 1/4 width stays an integer. Exact for beta in
+    {1, 0.75, 0.5, 0.25}: 64, 256, 384, 512 become 48/192/288/384, 32/128/192/256, 16/64/96/128."""
+    if width_mult <= 0:
+        raise ValueError(f"width multiplier must be positive, got {width_mult}")
+    return max(divisor, int(round(channels * width_mult / divisor)) * divisor)
+
+
+def block_names() -> list[str]:
+    """Names of the OS blocks in network order: ``conv2.0``, ``conv2.1``, ..., ``conv4.1``."""
+    return [f"{stage}.{i}" for stage, _, n, _ in STAGES for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """Where a network uses instance normalisation: the OSNet-AIN column of Table 1.
+
+    ``conv1_in`` replaces the stem's BatchNorm by an InstanceNorm; ``blocks`` holds one candidate
+    of Fig. 5 per OS block (``"none"``, ``"in"``, ``"out"`` or ``"in_out"``), in the order of
+    :func:`block_names`. The search of Sec. 3.3 outputs one of these.
+    """
+
+    blocks: tuple[str, ...] = ("none",) * 6
+    conv1_in: bool = False
+
+    def __post_init__(self) -> None:
+        blocks = tuple(self.blocks)
+        object.__setattr__(self, "blocks", blocks)
+        expected = len(block_names())
+        if len(blocks) != expected:
+            raise ValueError(f"a genotype needs {expected} block choices, got {len(blocks)}")
+        for i, choice in enumerate(blocks):
+            if choice not in IN_CANDIDATES:
+                raise ValueError(
+                    f"block {block_names()[i]}: {choice!r} is not an IN candidate; "
+                    f"expected one of {IN_CANDIDATES}"
+                )
+        if not isinstance(self.conv1_in, bool):
+            raise TypeError(f"conv1_in must be a bool, got {self.conv1_in!r}")
+
+    _LABELS = {"none": "OS block", "in": "OS+IN_in block", "out": "OS+IN_out block",
+               "in_out": "OS+IN_in-out block"}
+
+    def table(self) -> str:
+        """The genotype printed as a column of Table 1."""
+        rows = [("conv1", "7x7 conv (IN)" if self.conv1_in else "7x7 conv")]
+        rows += [(name, self._LABELS[c]) for name, c in zip(block_names(), self.blocks)]
+        return "\n".join(f"{name:<8} {label}" for name, label in rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"conv1_in": self.conv1_in, "blocks": list(self.blocks)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Genotype":
+        unknown = set(data) - {"conv1_in", "blocks"}
+        if unknown or "blocks" not in data:
+            raise ValueError(f"not a genotype: expected keys conv1_in, blocks; got {sorted(data)}")
+        return cls(blocks=tuple(data["blocks"]), conv1_in=bool(data.get("conv1_in", False)))
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Genotype":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"genotype file not found: {path}")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+        return cls.from_dict(data)
+
+
+#: Plain OSNet: no instance normalisation.
+OSNET = Genotype()
+#: OSNet-IBN (Sec. 4.2): IN in the lowest layers, conv1 and conv2, after the residual addition.
+OSNET_IBN = Genotype(blocks=("out", "out", "none", "none", "none", "none"), conv1_in=True)
+#: OSNet-AIN as found by the search (Table 1, right column).
+OSNET_AIN = Genotype(blocks=("in", "in", "none", "in", "in", "none"), conv1_in=True)
+
+
+class OSNetOutput(NamedTuple):
+    """Everything one forward pass computes; ``logits`` is None without a classifier."""
+
+    featuremaps: torch.Tensor  # (N, C, H/16, W/16), the conv5 maps (Fig. 7)
+    embedding: torch.Tensor  # (N, feature_dim), the fc features used for matching
+    logits: torch.Tensor | None  # (N, num_classes), identity scores for training
+
+
+class OSNet(nn.Module):
+    """Omni-scale network (Table 1).
+
+    Args:
+        num_classes: identities of the training set, for the classifier; 0 builds no classifier.
+        width_mult: the width multiplier beta, applied to every layer but the fc (Sec. 3.4).
+        block_options: the design of every OS block (Table 5 ablations).
+        genotype: instance-normalisation choices (Fig. 5, Table 1's OSNet-AIN column).
+        feature_dim: width of the fc embedding (512).
+
+    The forward API never depends on ``self.training``: :meth:`forward` returns logits,
+    :meth:`embed` the embedding, :meth:`forward_features` the last feature maps,
+    :meth:`forward_all` all three, and :meth:`gate_vectors` the aggregation gates.
+    Input: ``(N, 3, H, W)`` float images, any H, W >= 16 (256x128 in the paper).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        width_mult: float = 1.0,
+        block_options: BlockOptions | None = None,
+        genotype: Genotype = OSNET,
+        feature_dim: int = FEATURE_DIM,
+    ) -> None:
+        super().__init__()
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
+            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        if not isinstance(feature_dim, int) or feature_dim < 1:
+            raise ValueError(f"feature_dim must be a positive integer, got {feature_dim!r}")
+        block_options = block_options or BlockOptions()
+        self.width_mult = width_mult
+        self.block_options = block_options
+        self.genotype = genotype
+        self.feature_dim = feature_dim
+
+        stem = scale_width(STEM_CHANNELS, width_mult)
+        self.conv1 = ConvNormAct(3, stem, 7, stride=2, padding=3,
+                                 norm="in" if genotype.conv1_in else "bn")
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        choices = iter(genotype.blocks)
+        in_channels = stem
+        for stage, channels, num_blocks, transition in STAGES:
+            out_channels = scale_width(channels, width_mult)
+            blocks = []
+            for i in range(num_blocks):
+                blocks.append(OSBlock(in_channels if i == 0 else out_channels, out_channels,
+                                      block_options, next(choices)))
+            self.add_module(stage, nn.Sequential(*blocks))
+            if transition:
+                self.add_module(
+                    "transition" + stage[-1],
+                    nn.Sequential(OrderedDict(conv=ConvNormAct(out_channels, out_channels, 1),
+                                       pool=nn.AvgPool2d(2, stride=2))),
+                )
+            in_channels = out_channels
+        self.conv5 = ConvNormAct(in_channels, in_channels, 1)
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Sequential(
+            nn.Linear(in_channels, feature_dim), nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True)
+        )
+        self.classifier: nn.Linear | None = None
+        self.reset_classifier(num_classes)
+        self._init_params()
+
+    # -- construction -----------------------------------------------------------------------
+    def _init_params(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)):
+                if m.weight is not None:
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.zeros_(m.bias)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the identity classifier (a new training set has other identities)."""
+        if not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        self.num_classes = num_classes
+        self.classifier = nn.Linear(self.feature_dim, num_classes) if num_classes else None
+        if self.classifier is not None:
+            nn.init.normal_(self.classifier.weight, 0, 0.01)
+            nn.init.zeros_(self.classifier.bias)
+
+    # -- forward API --------------------------------------------------------------------------
+    @staticmethod
+    def check_input(x: torch.Tensor) -> None:
+        """Raise a ValueError naming the problem unless x is an (N, 3, H, W) float batch."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"expected a batch of RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"expected a floating-point image batch, got dtype {x.dtype}")
+        if x.shape[2] < OUTPUT_STRIDE or x.shape[3] < OUTPUT_STRIDE:
+            raise ValueError(
+                f"images must be at least {OUTPUT_STRIDE}x{OUTPUT_STRIDE} pixels "
+                f"(the network down-samples by {OUTPUT_STRIDE}), got {x.shape[2]}x{x.shape[3]}"
+            )
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional feature maps (conv5 of Table 1): ``(N, C, H/16, W/16)``."""
+        self.check_input(x)
+        x = self.maxpool(self.conv1(x))
+        x = self.transition2(self.conv2(x))
+        x = self.transition3(self.conv3(x))
+        return self.conv5(self.conv4(x))
+
+    def forward_head(self, featuremaps: torch.Tensor) -> torch.Tensor:
+        """Global average pooling and the fc layer: the ``(N, feature_dim)`` embedding."""
+        return self.fc(self.global_avgpool(featuremaps).flatten(1))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The fc embedding used for matching (cosine distance, Sec. 4.1): ``(N, feature_dim)``."""
+        return self.forward_head(self.forward_features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits ``(N, num_classes)``, in training and in evaluation mode alike."""
+        if self.classifier is None:
+            raise RuntimeError(
+                "this model has no classifier (num_classes=0): use embed() for features, "
+                "or reset_classifier(n) before training"
+            )
+        return self.classifier(self.embed(x))
+
+    def forward_all(self, x: torch.Tensor) -> OSNetOutput:
+        """Feature maps, embedding and logits (None without a classifier) from one pass."""
+        maps = self.forward_features(x)
+        emb = self.forward_head(maps)
+        logits = self.classifier(emb) if self.classifier is not None else None
+        return OSNetOutput(maps, emb, logits)
+
+    # -- introspection -------------------------------------------------------------------------
+    def os_blocks(self) -> dict[str, OSBlock]:
+        """The OS blocks by name (``conv2.0`` ... ``conv4.1``)."""
+        return {name: self.get_submodule(name) for name in block_names()}
+
+    def gate_vectors(
+        self, x: torch.Tensor, blocks: Sequence[str] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Aggregation-gate outputs ``G(x^t)`` for each named block (all by default).
+
+        Returns ``{name: (N, T, G)}`` with ``G`` the number of gates per stream (the block's
+        mid width for channel-wise gates, 1 for stream-wise ones). Fig. 6 concatenates the four
+        streams' vectors of the last block (``conv4.1``). Runs one forward pass, without grad.
+        """
+        available = self.os_blocks()
+        names = list(available) if blocks is None else list(blocks)
+        for name in names:
+            if name not in available:
+                raise ValueError(f"unknown block {name!r}; expected one of {list(available)}")
+            if available[name].gates is None:
+                raise ValueError(
+                    f"block {name!r} has no gates (fusion={self.block_options.fusion!r})"
+                )
+        try:
+            for name in names:
+                available[name].record_gates = True
+            with torch.no_grad():
+                self.embed(x)
+            return {name: available[name].last_gates for name in names}
+        finally:
+            for name in names:
+                available[name].record_gates = False
+                available[name].last_gates = None
+
+
+# -- registry --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: its builder and metadata (re-measured by the tests)."""
+
+    name: str
+    width_mult: float
+    genotype: Genotype
+    description: str
+    params: int  # without the classifier
+    mult_adds: int  # at 256x128
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+_WIDTHS = {"x1_0": 1.0, "x0_75": 0.75, "x0_5": 0.5, "x0_25": 0.25}
+_FAMILIES = {
+    "osnet": (OSNET, "OSNet (Table 1, left column)"),
+    "osnet_ibn": (OSNET_IBN, "OSNet-IBN: IN in conv1 and conv2 (Sec. 4.2)"),
+    "osnet_ain": (OSNET_AIN, "OSNet-AIN: IN where the search put it (Table 1, right column)"),
+}
+# Parameters (without classifier) and Mult-Adds at 256x128, as measured by
+# osnet_lib.complexity; tests/test_complexity.py re-measures every entry.
+_MEASURED: dict[str, tuple[int, int]] = {
+    "osnet_x1_0": (2169508, 978875392),
+    "osnet_x0_75": (1285754, 571752192),
+    "osnet_x0_5": (630034, 272899328),
+    "osnet_x0_25": (201864, 82314880),
+    "osnet_ain_x1_0": (2169508, 978875392),
+    "osnet_ain_x0_75": (1285754, 571752192),
+    "osnet_ain_x0_5": (630034, 272899328),
+    "osnet_ain_x0_25": (201864, 82314880),
+    "osnet_ibn_x1_0": (2170532, 978875392),
+    "osnet_ibn_x0_75": (1286522, 571752192),
+    "osnet_ibn_x0_5": (630546, 272899328),
+    "osnet_ibn_x0_25": (202120, 82314880),
+}
+
+for _family, (_genotype, _desc) in _FAMILIES.items():
+    for _suffix, _beta in _WIDTHS.items():
+        _name = f"{_family}_{_suffix}"
+        register_model(ModelSpec(_name, _beta, _genotype, f"{_desc}, width x{_beta}",
+                                 *_MEASURED[_name]))
+
+_MODEL_OPTIONS = frozenset(BlockOptions.field_names()) | {"genotype", "feature_dim"}
+
+
+def list_models() -> list[str]:
+    """Names accepted by :func:`build_model`."""
+    return sorted(_REGISTRY)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """The registry entry of a model name; an unknown name raises a ValueError naming the valid
+    ones."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet:
+    """Build a registered model by name.
+
+    Args:
+        name: one of :func:`list_models`, e.g. ``"osnet_x1_0"`` or ``"osnet_ain_x0_25"``.
+        num_classes: training identities for the classifier; 0 (default) builds none.
+        **options: fields of :class:`~osnet_lib.blocks.BlockOptions` (``T``, ``conv``,
+            ``same_depth``, ``fusion``, ``gate_sharing``, ``gate_granularity``, ...),
+            ``genotype`` (a :class:`Genotype`, a dict, or a sequence of six IN candidates that
+            keeps the name's conv1 choice) and ``feature_dim``.
+
+    Building never downloads anything; load published weights with
+    :func:`osnet_lib.weights.load_pretrained`.
+    """
+    spec = get_model_spec(name)
+    unknown = sorted(set(options) - _MODEL_OPTIONS)
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for {name!r}; valid options: {sorted(_MODEL_OPTIONS)}"
+        )
+    genotype = options.pop("genotype", spec.genotype)
+    if isinstance(genotype, dict):
+        genotype = Genotype.from_dict(genotype)
+    elif not isinstance(genotype, Genotype):
+        genotype = Genotype(blocks=tuple(genotype), conv1_in=spec.genotype.conv1_in)
+    feature_dim = options.pop("feature_dim", FEATURE_DIM)
+    block_options = BlockOptions(**options)
+    return OSNet(num_classes, spec.width_mult, block_options, genotype, feature_dim)
+
+
+__all__ = [
+    "FEATURE_DIM", "Genotype", "ModelSpec", "OSNET", "OSNET_AIN", "OSNET_IBN", "OSNet",
+    "OSNetOutput", "block_names", "build_model", "get_model_spec", "list_models",
+    "scale_width", "STAGES",
+]
