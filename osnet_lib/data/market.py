@@ -1,0 +1,155 @@
+"""Market1501, DukeMTMC-reID and the synthetic world: datasets in the Market1501 layout.
+
+The layout is three folders of images, ``bounding_box_train`` (training), ``query`` and
+``bounding_box_test`` (gallery), whose file names start with ``<pid>_c<camera>``: for example
+``0002_c1s1_000451_03.jpg`` (Market1501: person 2, camera 1, sequence 1, frame 451, box 3) or
+``0001_c2_f0046182.jpg`` (DukeMTMC-reID). Two identity numbers are special in Market1501:
+
+- ``-1``: "junk" boxes (too little of a person to count); they are dropped from every subset.
+- ``0`` (``0000``): "distractor" background boxes in the gallery; they are kept as gallery
+  images that match no query (``ReIDDataset.distractor_pids``).
+
+The datasets of Table 2 (Market1501: 1,501 ids, 6 cameras; Duke: 1,812 ids, 8 cameras) and the
+synthetic world all go through :func:`read_market1501_layout`.
+"""
+
+
+import os
+import re
+from pathlib import Path
+
+from ._common import as_root, find_layout, list_images
+from .records import ImageRecord, ReIDDataset, relabel
+from .registry import register_dataset
+
+__all__ = ["read_market1501_layout", "market1501", "dukemtmcreid", "synthetic"]
+
+MARKET_SUBSETS = ("bounding_box_train", "query", "bounding_box_test")
+_NAME_RULE = re.compile(r"^(-?\d+)_c(\d+)")
+_RULE_TEXT = "'<pid>_c<camera>...' (for example 0002_c1s1_000451_03.jpg)"
+JUNK_PID = -1
+DISTRACTOR_PID = 0
+
+
+def _read_subset(folder: Path, max_camera: int | None) -> list[ImageRecord]:
+    records = []
+    for name in list_images(folder):
+        path = os.path.join(folder, name)
+        match = _NAME_RULE.match(name)
+        if match is None:
+            raise ValueError(
+                f"file '{path}' does not follow the Market1501 naming rule {_RULE_TEXT}"
+            )
+        pid, cam = int(match.group(1)), int(match.group(2))
+        if pid < JUNK_PID:
+            raise ValueError(f"file '{path}': identity {pid} is invalid (must be >= -1)")
+        if cam < 1 or (max_camera is not None and cam > max_camera):
+            upper = f"..{max_camera}" if max_camera is not None else " or more"
+            raise ValueError(f"file '{path}': camera c{cam} is out of range (expected c1{upper})")
+        if pid == JUNK_PID:
+            continue
+        records.append(ImageRecord(path, pid, cam - 1))
+    if not records:
+        raise ValueError(f"subset folder '{folder}' holds no usable images (empty split)")
+    return records
+
+
+def read_market1501_layout(
+    folder: str | os.PathLike[str],
+    *,
+    name: str = "market1501",
+    max_camera: int | None = None,
+) -> ReIDDataset:
+    """Read a folder in the Market1501 layout (``bounding_box_train``, ``query``,
+    ``bounding_box_test``; names ``<pid>_c<camera>...``).
+
+    Junk images (pid -1) are dropped; distractors (pid 0) stay in the gallery and are recorded
+    in ``distractor_pids``. Other entries of ``folder`` (such as the synthetic world's
+    ``ground_truth/``) are ignored. Training pids are relabelled to ``0..N-1``; camera ``c<k>``
+    becomes ``camid = k - 1``.
+
+    Args:
+        folder: the folder that holds the three subset folders.
+        name: the dataset name to record.
+        max_camera: largest valid camera number (6 for Market1501, 8 for Duke), or None.
+
+    Raises:
+        FileNotFoundError: ``folder`` or one of its subset folders is missing.
+        ValueError: a file name breaks the naming rule, a camera is out of range, or a subset
+            is empty. The message names the file or folder.
+    """
+    base = as_root(folder)
+    missing = [s for s in MARKET_SUBSETS if not (base / s).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"'{base}' is not in the Market1501 layout: missing folder(s) {', '.join(missing)}"
+        )
+    train = relabel(_read_subset(base / "bounding_box_train", max_camera))
+    query = _read_subset(base / "query", max_camera)
+    gallery = _read_subset(base / "bounding_box_test", max_camera)
+    distractors = frozenset({DISTRACTOR_PID} & {r.pid for r in gallery})
+    return ReIDDataset(name, train, query, gallery, distractor_pids=distractors)
+
+
+@register_dataset("market1501")
+def market1501(root: str | os.PathLike[str]) -> ReIDDataset:
+    """Market1501 (Zheng et al., ICCV 2015): 1,501 identities, 6 cameras (Table 2).
+
+    ``root`` may be the data root holding ``market1501/Market-1501-v15.09.15/``, any folder on
+    that path, or the folder holding ``bounding_box_train``, ``query`` and
+    ``bounding_box_test``. The optional 500k extra distractors (``images/``) are not read.
+    """
+    folder = find_layout(
+        root, "Market1501", ("market1501",), ("Market-1501-v15.09.15",), MARKET_SUBSETS
+    )
+    return read_market1501_layout(folder, name="market1501", max_camera=6)
+
+
+@register_dataset("dukemtmcreid")
+def dukemtmcreid(root: str | os.PathLike[str]) -> ReIDDataset:
+    """DukeMTMC-reID (Ristani et al. 2016; Zheng et al. 2017): 1,812 identities, 8 cameras.
+
+    Note:
+        The DukeMTMC data were withdrawn by their creators in 2019 and are no longer
+        distributed. This loader only reads a copy that the user already has; nothing here
+        downloads it. The paper (Tables 3, 7-11) still reports results on it.
+
+    ``root`` may be the data root holding ``dukemtmc-reid/DukeMTMC-reID/``, any folder on that
+    path, or the folder holding ``bounding_box_train``, ``query`` and ``bounding_box_test``
+    (names such as ``0001_c2_f0046182.jpg``). The 408 gallery-only identities are ordinary
+    gallery identities that no query matches.
+    """
+    folder = find_layout(
+        root, "DukeMTMC-reID", ("dukemtmc-reid", "dukemtmcreid"), ("DukeMTMC-reID",),
+        MARKET_SUBSETS,
+    )
+    return read_market1501_layout(folder, name="dukemtmcreid", max_camera=8)
+
+
+def _synthetic_domains(base: Path) -> list[str]:
+    return sorted(
+        p.name for p in base.iterdir() if p.is_dir() and (p / "bounding_box_train").is_dir()
+    )
+
+
+@register_dataset("synthetic")
+def synthetic(root: str | os.PathLike[str], *, domain: str = "A") -> ReIDDataset:
+    """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``.
+
+    The world is written in the Market1501 layout (plus a ``ground_truth/`` folder that is
+    ignored here), so it flows through :func:`read_market1501_layout` exactly as real data.
+
+    Raises:
+        FileNotFoundError: ``<root>/<domain>`` is missing; the message lists the domains found.
+    """
+    base = as_root(root)
+    if not isinstance(domain, str) or not domain:
+        raise TypeError(f"domain must be a non-empty str, got {domain!r}")
+    folder = base / domain
+    if not folder.is_dir():
+        found = _synthetic_domains(base)
+        raise FileNotFoundError(
+            f"synthetic domain '{domain}' not found under '{base}'; domains found: "
+            f"{', '.join(found) if found else '(none)'}"
+        )
+    return read_market1501_layout(folder, name=f"synthetic-{domain}")
