@@ -6,7 +6,6 @@ absolute path, a ``..`` component, a link that points outside the target folder,
 file makes the whole archive refused.
 """
 
-
 import argparse
 import hashlib
 import logging
@@ -278,12 +277,14 @@ def run(
     argv: Sequence[str] | None = None,
     after: Callable[[argparse.Namespace, Path], None] | None = None,
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    ten_splits: bool = False,
 ) -> int:
     """Entry point of a ``prepare_<dataset>.py`` script; returns the exit status.
 
     ``add_arguments`` adds script-specific options; ``after(args, folder)`` runs after the
     extraction (conversion, statistics). Without it the dataset is loaded with
-    ``build_dataset(release.name, root)`` and its statistics printed.
+    ``build_dataset(release.name, root)`` and its statistics printed; with ``ten_splits`` (the
+    small datasets) those of split 0, since the other nine differ only in which ids train.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = make_parser(release, description)
@@ -294,6 +295,9 @@ def run(
         folder = extract_release(args, release)
         if after is not None:
             after(args, folder)
+        elif ten_splits:
+            ds = build_dataset(release.name, args.root, split_id=0)
+            print_statistics(ds, release, note="split 0 of 10 (split_id=0..9)")
         else:
             print_statistics(build_dataset(release.name, args.root), release)
     except (ArchiveError, OSError, ValueError, ImportError) as exc:

@@ -11,7 +11,6 @@ the release; they are copied to ``DIR/cuhk03/``. The conversion of ``cuhk-03.mat
 v7.3) to png images needs h5py.
 """
 
-
 import argparse
 import shutil
 import sys

@@ -6,7 +6,6 @@ copy that the user already has.
 Usage: python data_scripts/prepare_dukemtmcreid.py --archive DukeMTMC-reID.zip --root DIR
 """
 
-
 import sys
 from collections.abc import Sequence
 

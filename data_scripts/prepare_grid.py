@@ -3,15 +3,10 @@
 Usage: python data_scripts/prepare_grid.py --archive underground_reid.zip --root DIR
 """
 
-
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from _archive import RELEASES, print_statistics, run
-
-from osnet_lib.data import build_dataset
+from _archive import RELEASES, run
 
 RELEASE = RELEASES["grid"]
 DESCRIPTION = (
@@ -20,15 +15,9 @@ DESCRIPTION = (
 )
 
 
-def _statistics(args: argparse.Namespace, folder: Path) -> None:
-    """Print the statistics of split 0 (the other nine differ only in which ids train)."""
-    ds = build_dataset(RELEASE.name, args.root, split_id=0)
-    print_statistics(ds, RELEASE, note="split 0 of 10 (split_id=0..9)")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the script with command-line arguments ``argv``; return the exit status."""
-    return run(RELEASE, DESCRIPTION, argv, after=_statistics)
+    return run(RELEASE, DESCRIPTION, argv, ten_splits=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 Usage: python data_scripts/prepare_market1501.py --archive Market-1501-v15.09.15.zip --root DIR
 """
 
-
 import sys
 from collections.abc import Sequence
 

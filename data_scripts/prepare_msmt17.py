@@ -3,7 +3,6 @@
 Usage: python data_scripts/prepare_msmt17.py --archive MSMT17_V1.tar.gz --root DIR
 """
 
-
 import argparse
 import sys
 from collections.abc import Sequence

@@ -15,7 +15,7 @@ Keyword options are the fields of :class:`osnet_lib.blocks.BlockOptions` (the Ta
 import difflib
 from collections import OrderedDict
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -140,6 +140,8 @@ class OSNet(nn.Module):
         block_options: the design of every OS block (Table 5 ablations).
         genotype: instance-normalisation choices (Fig. 5, Table 1's OSNet-AIN column).
         feature_dim: width of the fc embedding (512).
+        block: the block class, called as ``block(in_channels, out_channels, block_options,
+            instance_norm)``; the search's supernet passes its mixed block here.
 
     The forward API never depends on ``self.training``: :meth:`forward` returns logits,
     :meth:`embed` the embedding, :meth:`forward_features` the last feature maps,
@@ -154,6 +156,7 @@ class OSNet(nn.Module):
         block_options: BlockOptions | None = None,
         genotype: Genotype = OSNET,
         feature_dim: int = FEATURE_DIM,
+        block: Callable[..., nn.Module] = OSBlock,
     ) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
@@ -176,8 +179,8 @@ class OSNet(nn.Module):
             out_channels = scale_width(channels, width_mult)
             blocks = []
             for i in range(num_blocks):
-                blocks.append(OSBlock(in_channels if i == 0 else out_channels, out_channels,
-                                      block_options, next(choices)))
+                blocks.append(block(in_channels if i == 0 else out_channels, out_channels,
+                                    block_options, next(choices)))
             self.add_module(stage, nn.Sequential(*blocks))
             if transition:
                 self.add_module(
@@ -271,7 +274,7 @@ class OSNet(nn.Module):
         return OSNetOutput(maps, emb, logits)
 
     # -- introspection -------------------------------------------------------------------------
-    def os_blocks(self) -> dict[str, OSBlock]:
+    def os_blocks(self) -> dict[str, nn.Module]:
         """The OS blocks by name (``conv2.0`` ... ``conv4.1``)."""
         return {name: self.get_submodule(name) for name in block_names()}
 

@@ -1,0 +1,499 @@
+"""Training and evaluation (Sec. 4.1): the loop every experiment of the book runs through.
+
+- :class:`Trainer` trains a registered model on a :class:`~osnet_lib.data.ReIDDataset` with a
+  :class:`~osnet_lib.recipes.Recipe` (label-smoothing cross-entropy, SGD or AMSGrad, multi-step or
+  cosine schedule, classifier-only warm-up), evaluates periodically, writes atomic checkpoints
+  every epoch and resumes from them, and records results with their provenance as JSON.
+- Multi-source training (Appendix A) is training on
+  :func:`osnet_lib.data.combine_datasets` of several sources: one classifier over the union.
+- Several GPUs or machines: launch the same entry point with ``torchrun``; the trainer detects the
+  distributed environment and uses DistributedDataParallel (gloo on CPU, NCCL on CUDA).
+- :func:`extract_features` and :func:`evaluate_model`: 512-d fc features (optionally averaged
+  with the mirror image) and CMC/mAP/mINP by :func:`osnet_lib.metrics.evaluate`.
+
+Determinism: with the same seed on the CPU two runs give identical weights and metrics, and a run
+interrupted and resumed from its last checkpoint ends exactly as an uninterrupted one, because
+every epoch re-seeds all random generators from ``(seed, epoch)`` and rebuilds its data pipeline.
+"""
+
+import contextlib
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from osnet_lib.data import ImageDataset, ReIDDataset, build_transforms
+from osnet_lib.data.records import ImageRecord
+from osnet_lib.metrics import ReIDResult, evaluate
+from osnet_lib.models import OSNet, build_model
+from osnet_lib.provenance import atomic_write, provenance, write_json_atomic
+from osnet_lib.recipes import Recipe
+from osnet_lib.weights import load_pretrained, save_weights
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pth"
+RESULTS = "results.json"
+FINAL_WEIGHTS = "model.pth"
+
+
+# -- randomness ----------------------------------------------------------------------------------
+def derive_seed(seed: int, *keys: int) -> int:
+    """A 31-bit seed derived from ``seed`` and integer keys (e.g. the epoch)."""
+    ss = np.random.SeedSequence([seed, *keys])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else the CPU; anything else must be available."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but CUDA is not available on this machine")
+    return device
+
+
+# -- distributed ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+# -- optimisation -----------------------------------------------------------------------------------
+def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """SGD with momentum (scratch, search) or AMSGrad/Adam (fine-tuning), Sec. 4.1.
+
+    Parameters a model names in ``model.no_weight_decay()`` (the search's architecture
+    parameters) get no weight decay."""
+    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in named if n not in skip]}]
+    if skip:
+        groups.append({"params": [p for n, p in named if n in skip], "weight_decay": 0.0})
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(groups, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                            amsgrad=recipe.optimizer == "amsgrad")
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe) -> Any:
+    """Per-epoch schedule: x ``gamma`` at each milestone, or cosine annealing to zero over
+    ``epochs`` without restart (Loshchilov and Hutter), or constant."""
+    if recipe.scheduler == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(recipe.milestones),
+                                                    gamma=recipe.gamma)
+    if recipe.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def label_smoothing_loss(logits: torch.Tensor, targets: torch.Tensor,
+                         epsilon: float = 0.1) -> torch.Tensor:
+    """Cross-entropy with label smoothing (Szegedy et al.), the paper's loss (Sec. 4.1)."""
+    return F.cross_entropy(logits, targets, label_smoothing=epsilon)
+
+
+@contextlib.contextmanager
+def classifier_only(model: nn.Module, enabled: bool) -> Iterator[None]:
+    """Train only the classifier: the rest is frozen and kept in eval mode (the first
+    ``fixbase_epochs`` of fine-tuning, Sec. 4.1)."""
+    if not enabled:
+        yield
+        return
+    frozen = [(n, p) for n, p in model.named_parameters() if not n.startswith("classifier.")]
+    flags = [p.requires_grad for _, p in frozen]
+    for _, p in frozen:
+        p.requires_grad_(False)
+    for name, module in model.named_children():
+        if name != "classifier":
+            module.eval()
+    try:
+        yield
+    finally:
+        for (_, p), flag in zip(frozen, flags):
+            p.requires_grad_(flag)
+
+
+# -- checkpoints ------------------------------------------------------------------------------------
+def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
+    """Write a checkpoint atomically (:func:`osnet_lib.provenance.atomic_write`): a reader, or
+    a resumed run, never sees a half-written file."""
+    return atomic_write(path, lambda f: torch.save(dict(state), f))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (no arbitrary objects unpickled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{path} is not a readable checkpoint: {e}") from None
+
+
+# -- features and evaluation -----------------------------------------------------------------------
+@dataclass
+class Features:
+    """Embeddings of a list of images with their labels."""
+
+    features: torch.Tensor  # (N, D) float32
+    pids: np.ndarray
+    camids: np.ndarray
+    paths: list[str]
+
+
+def _unwrap(model: nn.Module) -> OSNet:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module,
+    records: Sequence[ImageRecord] | Sequence[str | Path],
+    transform: Any,
+    batch_size: int = 128,
+    device: str | torch.device = "auto",
+    flip: bool = False,
+    num_workers: int = 0,
+    progress: bool = False,
+) -> Features:
+    """512-d fc embeddings (Sec. 4.1) of images, in eval mode.
+
+    ``records`` are :class:`ImageRecord` s or plain image paths (labels then are -1). With
+    ``flip=True`` each embedding is the mean of the image's and its mirror image's.
+    """
+    device = resolve_device(device)
+    records = [r if isinstance(r, ImageRecord) else ImageRecord(str(r), -1, -1)
+               for r in records]
+    if not records:
+        raise ValueError("no images to extract features from")
+    net = _unwrap(model)
+    was_training = net.training
+    net.eval()
+    loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size,
+                        shuffle=False, num_workers=num_workers)
+    chunks = []
+    try:
+        for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
+            imgs = batch["img"].to(device)
+            emb = net.embed(imgs)
+            if flip:
+                emb = (emb + net.embed(imgs.flip(3))) / 2
+            chunks.append(emb.float().cpu())
+    finally:
+        net.train(was_training)
+    return Features(torch.cat(chunks), np.array([r.pid for r in records]),
+                    np.array([r.camid for r in records]), [r.path for r in records])
+
+
+def evaluate_model(
+    model: nn.Module,
+    dataset: ReIDDataset,
+    height: int = 256,
+    width: int = 128,
+    flip: bool = False,
+    distance: str = "cosine",
+    device: str | torch.device = "auto",
+    batch_size: int = 128,
+    num_workers: int = 0,
+    max_rank: int = 50,
+) -> ReIDResult:
+    """Rank the gallery for every query of ``dataset`` and score it (CMC, mAP, mINP)."""
+    _, test_tf = build_transforms(height, width)
+    kw = dict(batch_size=batch_size, device=device, flip=flip, num_workers=num_workers)
+    q = extract_features(model, dataset.query, test_tf, **kw)
+    g = extract_features(model, dataset.gallery, test_tf, **kw)
+    return evaluate((q.features, g.features), q.pids, g.pids, q.camids, g.camids,
+                    max_rank=max_rank, metric=distance)
+
+
+def rank_gallery(query: torch.Tensor, gallery: torch.Tensor, top_k: int = 10,
+                 distance: str = "cosine") -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``top_k`` nearest gallery entries of each query: ``(indices, distances)``, both
+    ``(num_query, top_k)``; ties broken by gallery index."""
+    from osnet_lib.metrics import compute_distance
+
+    d = compute_distance(query, gallery, metric=distance)
+    k = min(top_k, d.shape[1])
+    order = torch.sort(d, dim=1, stable=True)
+    return order.indices[:, :k], order.values[:, :k]
+
+
+# -- training -------------------------------------------------------------------------------------------
+class Trainer:
+    """Train one model with one recipe on one (possibly combined) training set.
+
+    Args:
+        recipe: what to train and how (:func:`osnet_lib.recipes.get_recipe`).
+        train_set: the training data; ``train_set.train`` is used.
+        output_dir: where ``checkpoint.pth``, ``model.pth`` and ``results.json`` go.
+        eval_sets: datasets to evaluate on, by name (default: ``{train_set.name: train_set}``).
+            Several names give cross-domain results (train on A, test on B).
+        seed: seeds model initialisation, data order and augmentation.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; on CUDA, mixed precision (``amp``) and the
+            channels-last memory format are used unless turned off.
+        model_options: keyword options for :func:`osnet_lib.models.build_model` (e.g. ``T=1``).
+        model: a ready model to train instead of ``build_model(recipe.model, ...)`` (the
+            search passes its supernet); its classifier must match the training identities.
+        progress: tqdm bars (off in notebooks that want a quiet output).
+
+    Subclasses may override :meth:`on_epoch_start` and :meth:`on_epoch_end` (the search sets
+    its temperature and records its architecture distribution there).
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        train_set: ReIDDataset,
+        output_dir: str | Path,
+        eval_sets: Mapping[str, ReIDDataset] | None = None,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        model_options: Mapping[str, Any] | None = None,
+        amp: bool | None = None,
+        progress: bool = True,
+        model: nn.Module | None = None,
+    ) -> None:
+        if not train_set.train:
+            raise ValueError(f"dataset {train_set.name!r} has no training images")
+        if len(train_set.train) < recipe.batch_size:
+            raise ValueError(
+                f"dataset {train_set.name!r} has {len(train_set.train)} training images, fewer "
+                f"than one batch ({recipe.batch_size}); lower batch_size"
+            )
+        self.recipe = recipe
+        self.train_set = train_set
+        self.eval_sets = dict(eval_sets) if eval_sets is not None else {train_set.name: train_set}
+        self.output_dir = Path(output_dir)
+        self.seed = int(seed)
+        self.device = resolve_device(device)
+        self.dist = init_distributed(self.device)
+        if self.device.type == "cuda" and self.dist.world_size > 1:
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
+        self.model_options = dict(model_options or {})
+        self.progress = progress and self.dist.is_main
+
+        seed_everything(self.seed)
+        if model is None:
+            model = build_model(recipe.model, train_set.num_train_pids, **self.model_options)
+        elif getattr(model, "num_classes", None) != train_set.num_train_pids:
+            raise ValueError(f"the model has {getattr(model, 'num_classes', None)} classes, the "
+                             f"training set {train_set.num_train_pids} identities")
+        if recipe.pretrained:
+            report = load_pretrained(model, recipe.pretrained, load_classifier=False)
+            log.info("%s", report)
+        model.to(self.device)
+        if self.device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        self.model: nn.Module = model
+        if self.dist.world_size > 1:
+            self.model = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = build_optimizer(model, recipe)
+        self.scheduler = build_scheduler(self.optimizer, recipe)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp and self.device.type == "cuda")
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def net(self) -> OSNet:
+        """The model without its DistributedDataParallel wrapper."""
+        return _unwrap(self.model)
+
+    # -- data --------------------------------------------------------------------------------------
+    def _train_loader(self, epoch: int) -> DataLoader:
+        r = self.recipe
+        train_tf, _ = build_transforms(r.height, r.width, augment=r.augment)
+        data = ImageDataset(self.train_set.train, train_tf)
+        per_process = max(1, r.batch_size // self.dist.world_size)
+        generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
+        sampler = None
+        if self.dist.world_size > 1:
+            sampler = torch.utils.data.DistributedSampler(
+                data, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True,
+                seed=self.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+        return DataLoader(data, batch_size=per_process, shuffle=sampler is None, sampler=sampler,
+                          drop_last=True, num_workers=r.num_workers, generator=generator,
+                          pin_memory=self.device.type == "cuda",
+                          persistent_workers=False)
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.output_dir / CHECKPOINT
+
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,  # epochs completed
+            "model": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "history": self.history,
+            "recipe": self.recipe.to_dict(),
+            "seed": self.seed,
+            "model_options": self.model_options,
+            "num_classes": self.net.num_classes,
+        }
+
+    def resume(self, path: str | Path | None = None) -> int:
+        """Restore the state of the last completed epoch; returns the epoch to start from."""
+        state = load_checkpoint(path or self.checkpoint_path)
+        if state.get("recipe") != self.recipe.to_dict():
+            diff = sorted(k for k, v in self.recipe.to_dict().items()
+                          if state.get("recipe", {}).get(k) != v)
+            raise ValueError(f"the checkpoint was written with another recipe (fields {diff} "
+                             "differ); resume it with the same recipe, or start a new run")
+        if state.get("seed") != self.seed:
+            raise ValueError(f"the checkpoint was written with seed {state.get('seed')}, "
+                             f"this run uses seed {self.seed}")
+        self.net.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state["history"])
+        self.start_epoch = int(state["epoch"])
+        log.info("resumed from %s at epoch %d", path or self.checkpoint_path, self.start_epoch)
+        return self.start_epoch
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each training epoch (after seeding)."""
+
+    def on_epoch_end(self, epoch: int, stats: dict[str, Any]) -> None:
+        """Called after each training epoch with its statistics (may add entries)."""
+
+    def train_one_epoch(self, epoch: int) -> dict[str, float]:
+        """One pass over the training set. With ``recipe.mc_samples = S > 1`` each batch is
+        forwarded S times and the gradients averaged (the Monte Carlo estimate of Eq. 12, 15)."""
+        r = self.recipe
+        seed_everything(derive_seed(self.seed, epoch, 1))
+        self.on_epoch_start(epoch)
+        loader = self._train_loader(epoch)
+        self.model.train()
+        total, correct, loss_sum, batches = 0, 0, 0.0, 0
+        start = time.perf_counter()
+        with classifier_only(self.net, epoch < r.fixbase_epochs):
+            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{r.epochs}", disable=not self.progress,
+                       leave=False)
+            for batch in bar:
+                imgs = batch["img"].to(self.device, non_blocking=True)
+                if self.device.type == "cuda":
+                    imgs = imgs.contiguous(memory_format=torch.channels_last)
+                pids = batch["pid"].to(self.device, non_blocking=True)
+                self.optimizer.zero_grad(set_to_none=True)
+                for _ in range(r.mc_samples):
+                    with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+                        logits = self.model(imgs)
+                        loss = label_smoothing_loss(logits.float(), pids, r.label_smoothing)
+                    self.scaler.scale(loss / r.mc_samples).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                loss_sum += float(loss.detach())
+                batches += 1
+                correct += int((logits.argmax(1) == pids).sum())
+                total += pids.numel()
+                bar.set_postfix(loss=f"{loss_sum / batches:.3f}")
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        stats = {"epoch": epoch + 1, "loss": loss_sum / max(batches, 1),
+                 "train_acc": correct / max(total, 1), "lr": lr,
+                 "seconds": time.perf_counter() - start}
+        self.on_epoch_end(epoch, stats)
+        return stats
+
+    def evaluate(self) -> dict[str, dict[str, Any]]:
+        """Evaluate on every evaluation set (main process only)."""
+        r = self.recipe
+        results = {}
+        for name, data in self.eval_sets.items():
+            res = evaluate_model(self.net, data, r.height, r.width, flip=r.flip_eval,
+                                 distance=r.distance, device=self.device,
+                                 num_workers=r.num_workers)
+            results[name] = res.as_dict()
+            log.info("%s: %s", name, res)
+        return results
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train for the recipe's epochs (from the last checkpoint with ``resume=True``),
+        evaluate, write ``results.json`` and ``model.pth``; returns the results."""
+        r = self.recipe
+        if resume and self.checkpoint_path.is_file():
+            self.resume()
+        wall = time.perf_counter()
+        for epoch in range(self.start_epoch, r.epochs):
+            stats = self.train_one_epoch(epoch)
+            last = epoch + 1 == r.epochs
+            if self.dist.is_main and (last or (r.eval_freq and (epoch + 1) % r.eval_freq == 0)):
+                stats["eval"] = self.evaluate()
+            self.history.append(stats)
+            if self.dist.is_main:
+                save_checkpoint(self.checkpoint_path, self._state(epoch + 1))
+            if self.dist.world_size > 1:
+                dist.barrier()
+        results = {}
+        if self.dist.is_main:
+            final = self.history[-1].get("eval") if self.history else None
+            if final is None:
+                final = self.evaluate()
+            results = {
+                "provenance": provenance(self.recipe.to_dict(), self.seed,
+                                         model_options=self.model_options,
+                                         train_set=self.train_set.name,
+                                         world_size=self.dist.world_size),
+                "train_summary": self.train_set.summary()["train"],
+                "metrics": final,
+                "history": self.history,
+                "wall_seconds_this_session": time.perf_counter() - wall,
+            }
+            save_weights(self.net, self.output_dir / FINAL_WEIGHTS)
+            write_json_atomic(self.output_dir / RESULTS, results)
+        return results
+
+
+__all__ = [
+    "Features", "Trainer", "build_optimizer", "build_scheduler", "derive_seed",
+    "evaluate_model", "extract_features", "label_smoothing_loss", "load_checkpoint",
+    "rank_gallery", "resolve_device", "save_checkpoint", "seed_everything",
+]

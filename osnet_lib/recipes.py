@@ -1,0 +1,211 @@
+"""Training recipes as data: named, versioned, and scaled by profile.
+
+The paper's recipes (Sec. 4.1 and 4.2) are the ``paper`` profile of each name; ``cpu`` and
+``quick`` keep the same optimiser, schedule shape and augmentation at a scale a laptop CPU can run
+(fewer epochs, with the schedule's milestones scaled in proportion; a smaller model and input).
+A run writes the exact recipe it used next to its results (:mod:`osnet_lib.provenance`).
+
+====================  ======================================================================
+name                  paper recipe
+====================  ======================================================================
+``scratch``           SGD, lr 0.065, x0.1 at epochs 150/225/300, 350 epochs, batch 64,
+                      weight decay 5e-4, flip + crop + RandomPatch (Sec. 4.1)
+``finetune``          AMSGrad, lr 0.0015, cosine to 250 epochs, classifier only for the first
+                      10 epochs, flip + random erasing (Sec. 4.1)
+``cross_domain``      the fine-tune recipe with 100 epochs and flip + colour jitter (Sec. 4.2;
+                      50 epochs when the source is MSMT17: override ``epochs``)
+``search``            SGD, batch 512, lr 0.1, cosine, 120 epochs, temperature 10 halved every
+                      20 epochs down to 1.7, S = 1, flip + colour jitter (Sec. 4.2)
+====================  ======================================================================
+
+All use label-smoothing cross-entropy (epsilon 0.1) and cosine-distance matching.
+"""
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from osnet_lib.provenance import PROFILES, check_profile
+
+OPTIMIZERS = ("sgd", "adam", "amsgrad")
+SCHEDULERS = ("multistep", "cosine", "constant")
+DISTANCES = ("cosine", "euclidean")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training run needs besides the data and the seed."""
+
+    name: str
+    profile: str = "paper"
+    version: int = 1
+    model: str = "osnet_x1_0"
+    pretrained: str | None = None  # a weight file to start from (e.g. ImageNet, fine-tuning)
+    height: int = 256
+    width: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.065
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    scheduler: str = "multistep"
+    milestones: tuple[int, ...] = (150, 225, 300)
+    gamma: float = 0.1
+    epochs: int = 350
+    batch_size: int = 64
+    fixbase_epochs: int = 0  # epochs during which only the classifier is trained
+    augment: tuple[str, ...] = ("flip", "crop", "random_patch")
+    label_smoothing: float = 0.1
+    eval_freq: int = 0  # evaluate every n epochs (0: only at the end)
+    flip_eval: bool = False  # average the features of an image and its mirror image
+    distance: str = "cosine"
+    num_workers: int = 2
+    # architecture search (Sec. 3.3, 4.2); None when the recipe does not search
+    temperature: float | None = None
+    temperature_decay: float = 0.5
+    temperature_every: int = 20
+    temperature_min: float = 1.7
+    mc_samples: int = 1
+    notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        check_profile(self.profile)
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        object.__setattr__(self, "augment", tuple(self.augment))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is not one of {OPTIMIZERS}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler={self.scheduler!r} is not one of {SCHEDULERS}")
+        if self.distance not in DISTANCES:
+            raise ValueError(f"distance={self.distance!r} is not one of {DISTANCES}")
+        for name in ("epochs", "batch_size", "height", "width", "mc_samples", "temperature_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("fixbase_epochs", "eval_freq", "num_workers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if list(self.milestones) != sorted(self.milestones) or any(m < 1 for m in self.milestones):
+            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
+        if self.temperature is not None and not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature!r}")
+
+    # -- (de)serialisation -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["milestones"] = list(self.milestones)
+        d["augment"] = list(self.augment)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Recipe":
+        valid = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise ValueError(f"unknown recipe field(s) {unknown}; valid fields: {sorted(valid)}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        """Write the recipe as YAML."""
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recipe":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"recipe file not found: {path}")
+        data = yaml.safe_load(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} does not hold a recipe (a YAML mapping)")
+        return cls.from_dict(data)
+
+    def replace(self, **overrides: Any) -> "Recipe":
+        """A copy with some fields changed; unknown field names raise a ValueError."""
+        valid = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(f"unknown recipe field(s) {unknown}; valid fields: {sorted(valid)}")
+        return dataclasses.replace(self, **overrides)
+
+    def temperature_at(self, epoch: int) -> float:
+        """Gumbel-softmax temperature at a 0-based epoch: halved every ``temperature_every``
+        epochs from ``temperature``, never below ``temperature_min`` (Sec. 4.2)."""
+        if self.temperature is None:
+            raise ValueError(f"recipe {self.name!r} has no temperature schedule")
+        t = self.temperature * self.temperature_decay ** (epoch // self.temperature_every)
+        return max(t, self.temperature_min)
+
+
+# The paper's recipes (profile "paper").
+_PAPER: dict[str, Recipe] = {
+    "scratch": Recipe("scratch"),
+    "finetune": Recipe(
+        "finetune", optimizer="amsgrad", lr=0.0015, scheduler="cosine", milestones=(),
+        epochs=250, fixbase_epochs=10, augment=("flip", "random_erase"),
+    ),
+    "cross_domain": Recipe(
+        "cross_domain", model="osnet_ain_x1_0", optimizer="amsgrad", lr=0.0015,
+        scheduler="cosine", milestones=(), epochs=100, fixbase_epochs=10,
+        augment=("flip", "color_jitter"),
+    ),
+    "search": Recipe(
+        "search", optimizer="sgd", lr=0.1, scheduler="cosine", milestones=(), epochs=120,
+        batch_size=512, augment=("flip", "color_jitter"), temperature=10.0,
+    ),
+}
+
+# How each smaller profile scales a paper recipe: epochs (milestones and temperature steps scale
+# with them), input size, model width, batch size.
+_SCALE = {
+    "cpu": {"model_width": "x0_25", "height": 128, "width": 64, "batch_size": 64,
+            "epochs": {"scratch": 30, "finetune": 30, "cross_domain": 20, "search": 24}},
+    "quick": {"model_width": "x0_25", "height": 64, "width": 32, "batch_size": 16,
+              "epochs": {"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}},
+}
+
+
+def _scaled(recipe: Recipe, profile: str) -> Recipe:
+    if profile == "paper":
+        return recipe
+    s = _SCALE[profile]
+    epochs = s["epochs"][recipe.name]
+    factor = epochs / recipe.epochs
+    milestones = tuple(sorted({max(1, round(m * factor)) for m in recipe.milestones
+                               if round(m * factor) < epochs}))
+    model = recipe.model.rsplit("_x", 1)[0] + "_" + s["model_width"]
+    return recipe.replace(
+        profile=profile, model=model, height=s["height"], width=s["width"],
+        batch_size=min(recipe.batch_size, s["batch_size"]), epochs=epochs,
+        milestones=milestones, fixbase_epochs=min(recipe.fixbase_epochs,
+                                                  max(0, round(recipe.fixbase_epochs * factor))),
+        temperature_every=max(1, round(recipe.temperature_every * factor)),
+        num_workers=0 if profile == "quick" else recipe.num_workers,
+    )
+
+
+def list_recipes() -> list[str]:
+    return sorted(_PAPER)
+
+
+def get_recipe(name: str, profile: str = "paper", **overrides: Any) -> Recipe:
+    """The recipe ``name`` at ``profile`` (``quick``, ``cpu`` or ``paper``), with overrides.
+
+    Example: ``get_recipe("scratch", "cpu", epochs=10, model="osnet_x0_5")``.
+    """
+    if name not in _PAPER:
+        raise ValueError(f"unknown recipe {name!r}; valid recipes: {list_recipes()}")
+    check_profile(profile)
+    recipe = _scaled(_PAPER[name], profile)
+    return recipe.replace(**overrides) if overrides else recipe
+
+
+__all__ = ["PROFILES", "Recipe", "get_recipe", "list_recipes"]

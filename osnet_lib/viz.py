@@ -1,0 +1,210 @@
+"""What the network looks at and how it mixes scales: Fig. 6, Fig. 7, and ranked lists.
+
+- Fig. 7 (activation maps): the sum of the absolute values of the last feature maps over the
+  channels, followed by a spatial l2 normalisation (Sec. 4.1, "Visualisation of Learned
+  Features", after Zagoruyko and Komodakis). :func:`activation_maps`, :func:`mass_inside` (how
+  much of a map falls inside a ground-truth part mask, which the synthetic world provides) and
+  :func:`plot_activation_maps`.
+- Fig. 6 (gate clusters): the gating vectors of the four streams of the last bottleneck
+  (``conv4.1``), concatenated, clustered with k-means; the images nearest each centre are shown.
+  :func:`gate_descriptors`, :func:`cluster_gates`, :func:`cluster_purity`,
+  :func:`plot_gate_clusters`.
+- Ranked lists: a query and its top-k gallery images with true and false matches marked
+  (:func:`plot_ranked_list`).
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+
+def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+                std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """Undo the input normalisation: ``(N, 3, H, W)`` tensor -> ``(N, H, W, 3)`` floats in [0, 1]."""
+    if images.dim() == 3:
+        images = images[None]
+    m = torch.tensor(mean, dtype=images.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=images.dtype).view(1, 3, 1, 1)
+    return (images.detach().cpu() * s + m).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def activation_maps(model: torch.nn.Module, images: torch.Tensor,
+                    upsample: bool = True) -> torch.Tensor:
+    """Fig. 7's activation maps of a batch ``(N, 3, H, W)``: ``sum_c |F_c|`` over the last
+    feature maps, l2-normalised over the spatial positions of each image.
+
+    Returns ``(N, H, W)`` (bilinearly up-sampled to the image size) or ``(N, h, w)`` at the
+    feature-map size with ``upsample=False``. Each map has unit l2 norm at feature-map size.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        maps = model.forward_features(images).abs().sum(dim=1)
+    finally:
+        model.train(was_training)
+    maps = maps / maps.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
+    if upsample:
+        maps = F.interpolate(maps[:, None], size=images.shape[-2:], mode="bilinear",
+                             align_corners=False)[:, 0]
+    return maps
+
+
+def mass_inside(maps: torch.Tensor | np.ndarray, masks: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Fraction of each activation map's total mass that falls inside a binary mask (e.g. the
+    logo or head part mask of a synthetic image): ``sum(map * mask) / sum(map)`` per image.
+    Compare it with the mask's area fraction, which is what a uniform map would give."""
+    maps = np.asarray(maps, dtype=np.float64)
+    masks = np.asarray(masks, dtype=bool)
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {maps.shape} and masks {masks.shape} must have the same shape")
+    total = maps.reshape(len(maps), -1).sum(1)
+    inside = (maps * masks).reshape(len(maps), -1).sum(1)
+    return inside / np.maximum(total, 1e-12)
+
+
+def overlay(image: np.ndarray, amap: np.ndarray, alpha: float = 0.5,
+            cmap: str = "jet") -> np.ndarray:
+    """An image ``(H, W, 3)`` in [0, 1] blended with a colour-mapped activation map ``(H, W)``."""
+    import matplotlib
+
+    a = np.asarray(amap, dtype=np.float64)
+    a = (a - a.min()) / max(a.max() - a.min(), 1e-12)
+    heat = matplotlib.colormaps[cmap](a)[..., :3]
+    return np.clip((1 - alpha) * np.asarray(image) + alpha * heat, 0, 1)
+
+
+def plot_activation_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
+                         titles: Sequence[str] | None = None):
+    """Fig. 7 layout: each row an image, then its map under each named model."""
+    import matplotlib.pyplot as plt
+
+    pics = denormalize(images)
+    n, cols = len(pics), 1 + len(maps)
+    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols, 2.4 * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(pics[i])
+        axes[i, 0].set_title(titles[i] if titles else "image", fontsize=8)
+        for j, (name, m) in enumerate(maps.items(), start=1):
+            axes[i, j].imshow(overlay(pics[i], m[i].cpu().numpy()))
+            axes[i, j].set_title(name, fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def gate_descriptors(model: torch.nn.Module, images: torch.Tensor, block: str = "conv4.1",
+                     batch_size: int = 256) -> np.ndarray:
+    """Fig. 6's representation of each image: the gating vectors ``G(x^t)`` of the T streams of
+    ``block`` concatenated, ``(N, T * C)``."""
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model.gate_vectors(images[i:i + batch_size], [block])[block].flatten(1)
+                 for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts).cpu().numpy()
+
+
+@dataclass
+class GateClusters:
+    labels: np.ndarray  # (N,) cluster of each image
+    centres: np.ndarray  # (k, D)
+    nearest: list[np.ndarray]  # per cluster, image indices sorted by distance to the centre
+
+
+def cluster_gates(descriptors: np.ndarray, k: int = 4, top: int = 15,
+                  seed: int = 0) -> GateClusters:
+    """k-means on gate descriptors; for each cluster the ``top`` images nearest its centre."""
+    from sklearn.cluster import KMeans
+
+    descriptors = np.asarray(descriptors)
+    if descriptors.ndim != 2 or len(descriptors) < k:
+        raise ValueError(f"need at least k={k} descriptors of shape (N, D), got "
+                         f"{descriptors.shape}")
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(descriptors)
+    nearest = []
+    for c in range(k):
+        members = np.flatnonzero(km.labels_ == c)
+        d = np.linalg.norm(descriptors[members] - km.cluster_centers_[c], axis=1)
+        nearest.append(members[np.argsort(d, kind="stable")][:top])
+    return GateClusters(km.labels_, km.cluster_centers_, nearest)
+
+
+def cluster_purity(labels: np.ndarray, attribute: Sequence) -> float:
+    """Purity of a clustering with respect to a ground-truth attribute: the fraction of images
+    whose attribute value is the most common one of their cluster (1.0 = every cluster is
+    homogeneous; the frequency of the most common value = no better than one cluster)."""
+    labels = np.asarray(labels)
+    attribute = np.asarray(attribute)
+    if labels.shape != attribute.shape:
+        raise ValueError(f"labels {labels.shape} and attribute {attribute.shape} differ in shape")
+    hits = 0
+    for c in np.unique(labels):
+        _, counts = np.unique(attribute[labels == c], return_counts=True)
+        hits += counts.max()
+    return hits / len(labels)
+
+
+def plot_gate_clusters(images: torch.Tensor, clusters: GateClusters, per_row: int = 8,
+                       captions: Sequence[str] | None = None):
+    """Fig. 6 layout: one row per cluster with the images nearest its centre."""
+    import matplotlib.pyplot as plt
+
+    pics = denormalize(images)
+    k = len(clusters.nearest)
+    fig, axes = plt.subplots(k, per_row, figsize=(0.9 * per_row, 2.0 * k), squeeze=False)
+    for c, idx in enumerate(clusters.nearest):
+        for j in range(per_row):
+            ax = axes[c, j]
+            ax.axis("off")
+            if j < len(idx):
+                ax.imshow(pics[idx[j]])
+        axes[c, 0].set_title(captions[c] if captions else f"cluster {c}", fontsize=8, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ranked_list(query: torch.Tensor, gallery: torch.Tensor, matches: Sequence[bool],
+                     distances: Sequence[float] | None = None, title: str = "query"):
+    """A query image and its ranked gallery images; true matches framed green, false red."""
+    import matplotlib.pyplot as plt
+
+    pics = denormalize(torch.cat([query[None] if query.dim() == 3 else query, gallery]))
+    k = len(gallery)
+    if len(matches) != k:
+        raise ValueError(f"{k} gallery images but {len(matches)} match flags")
+    fig, axes = plt.subplots(1, k + 1, figsize=(1.1 * (k + 1), 2.4), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(pics[0])
+    axes[0].set_title(title, fontsize=8)
+    for j in range(k):
+        ax = axes[j + 1]
+        ax.imshow(pics[j + 1])
+        colour = "tab:green" if matches[j] else "tab:red"
+        for side in ax.spines.values():
+            side.set_edgecolor(colour)
+            side.set_linewidth(3)
+        label = f"{j + 1}" + (f"\n{distances[j]:.2f}" if distances is not None else "")
+        ax.set_title(label, fontsize=7, color=colour)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].axis("off")
+    fig.tight_layout()
+    return fig
+
+
+__all__ = [
+    "GateClusters", "activation_maps", "cluster_gates", "cluster_purity", "denormalize",
+    "gate_descriptors", "mass_inside", "overlay", "plot_activation_maps", "plot_gate_clusters",
+    "plot_ranked_list",
+]
