@@ -1,12 +1,14 @@
 # The two commands of the README:
-#   make book   set up, generate the synthetic world, execute and build the book
-#   make test   set up and run the whole test suite (notebooks included, quick profile)
+#   make book   set up, generate the synthetic world, execute the chapters (cpu profile; a chapter
+#               whose notebook, library and profile did not change is not re-run) and build the site
+#   make test   set up and run the whole test suite (chapters included, under the quick profile)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+MATHJAX := book/_assets/mathjax/VERSION
 
-.PHONY: setup test smoke book clean
+.PHONY: setup browser test smoke book clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +17,24 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(MATHJAX): book/fetch_mathjax.sh
+	bash book/fetch_mathjax.sh
+
+setup: $(STAMP) $(MATHJAX)
+
+# Debian's Chromium for the browser test of the built site (needs root or sudo).
+browser:
+	bash book/install_browser.sh
 
 test: setup
 	$(PY) -m pytest -q
 
 smoke: setup
 	$(PY) -m osnet_lib smoke
+
+book: setup
+	$(PY) -m osnet_lib.reproduce --profile cpu
+	$(VENV)/bin/jupyter-book build book
 
 clean:
 	rm -rf book/_build .pytest_cache

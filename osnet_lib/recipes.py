@@ -167,7 +167,7 @@ _PAPER: dict[str, Recipe] = {
 # with them), input size, model width, batch size.
 _SCALE = {
     "cpu": {"model_width": "x0_25", "height": 128, "width": 64, "batch_size": 64,
-            "epochs": {"scratch": 30, "finetune": 30, "cross_domain": 20, "search": 24}},
+            "epochs": {"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12}},
     "quick": {"model_width": "x0_25", "height": 64, "width": 32, "batch_size": 16,
               "epochs": {"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}},
 }

@@ -1,6 +1,5 @@
 """The data_scripts: archive checks, safe extraction, conversion and printed statistics."""
 
-
 import importlib
 import io
 import os

@@ -1,7 +1,6 @@
 """Dataset loaders, records, the registry and ImageDataset, on small trees made with each
 release's real naming rules and quirks."""
 
-
 import csv
 import itertools
 import json

@@ -28,7 +28,8 @@ def test_smaller_profiles_scale_the_schedule():
     paper, cpu, quick = (get_recipe("scratch", p) for p in ("paper", "cpu", "quick"))
     assert cpu.epochs < paper.epochs and quick.epochs < cpu.epochs
     assert all(m < cpu.epochs for m in cpu.milestones) and len(cpu.milestones) == 3
-    assert [round(m / cpu.epochs, 1) for m in cpu.milestones] == [0.4, 0.6, 0.9]
+    for scaled, original in zip(cpu.milestones, paper.milestones):  # same place in the schedule
+        assert abs(scaled / cpu.epochs - original / paper.epochs) <= 0.5 / cpu.epochs
     assert (cpu.optimizer, cpu.lr, cpu.augment) == (paper.optimizer, paper.lr, paper.augment)
     assert quick.model == "osnet_x0_25" and get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
 

@@ -1,6 +1,5 @@
 """Transforms of Sec. 4.1: flip, crop, RandomPatch (footnote 6), erasing, jitter, builder."""
 
-
 import numpy as np
 import pytest
 import torch

@@ -1,7 +1,6 @@
 """Helpers shared by the dataset loaders: finding a release's folder, listing images, checking
 options, and the json files that hold random splits."""
 
-
 import json
 import logging
 import os

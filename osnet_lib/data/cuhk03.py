@@ -16,7 +16,6 @@ every box as ``images_<kind>/<pair>_<person:03d>_<view>_<index:02d>.png`` (the n
 files refer to) and the split as ``splits_new_<kind>.json``. The loader then reads only those.
 """
 
-
 import json
 import logging
 import os

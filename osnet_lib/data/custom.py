@@ -36,7 +36,6 @@ columns ``path,identity,camera,split`` (extra columns are ignored)::
 In both layouts cameras are numbered ``0..C-1`` in sorted order of their labels.
 """
 
-
 import csv
 import logging
 import os

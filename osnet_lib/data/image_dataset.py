@@ -1,6 +1,5 @@
 """A torch ``Dataset`` over image records."""
 
-
 import os
 from collections.abc import Callable, Sequence
 from typing import Any

@@ -13,7 +13,6 @@ The datasets of Table 2 (Market1501: 1,501 ids, 6 cameras; Duke: 1,812 ids, 8 ca
 synthetic world all go through :func:`read_market1501_layout`.
 """
 
-
 import os
 import re
 from pathlib import Path

@@ -7,7 +7,6 @@ list files, ``list_train.txt``, ``list_val.txt`` (both index ``train/``), ``list
 is the camera (1..15). Training and test pids are numbered separately from 0.
 """
 
-
 import logging
 import os
 from pathlib import Path

@@ -10,7 +10,6 @@ classifier directly; query and gallery keep the dataset's own identity numbers.
 classification layer for classifying all identities combined from different datasets").
 """
 
-
 import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple

@@ -5,7 +5,6 @@ keyword-only parameters are the dataset's options. Loaders register themselves w
 defined with :func:`register_dataset` (a duplicate name raises).
 """
 
-
 import inspect
 from collections.abc import Callable
 from pathlib import Path

@@ -11,7 +11,6 @@ fine-tunes on each, and averages over 10 random splits (Sec. 4.1). Each loader t
 Query images come from one camera view and gallery images from the other.
 """
 
-
 import os
 import re
 from collections import defaultdict

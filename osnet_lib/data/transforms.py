@@ -16,7 +16,6 @@ pipeline is reproducible after ``torch.manual_seed(s)``; in ``DataLoader`` worke
 torch seeds each worker from the base seed.
 """
 
-
 import math
 from collections import deque
 from collections.abc import Sequence
