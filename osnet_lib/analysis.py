@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from osnet_lib.blocks import OSBlock
+from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from osnet_lib.layers import AggregationGate, LiteConv3x3
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -400,8 +401,6 @@ def forward_until(model: "OSNet", stage: str) -> Callable[[torch.Tensor], torch.
 
 # -- inputs ------------------------------------------------------------------------------------
 #: The ImageNet channel statistics with which the authors' networks normalise their inputs.
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _blur(img: np.ndarray, passes: int) -> np.ndarray:
@@ -460,8 +459,8 @@ def procedural_images(n: int, size: Sequence[int] = (256, 128), seed: int = 0,
         images[i] = img.transpose(2, 0, 1)
     x = torch.from_numpy(images)
     if normalise:
-        mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         x = (x - mean) / std
     return x
 
