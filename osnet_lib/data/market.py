@@ -132,7 +132,7 @@ def _synthetic_domains(base: Path) -> list[str]:
 
 
 @register_dataset("synthetic")
-def synthetic(root: str | os.PathLike[str], *, domain: str = "A") -> ReIDDataset:
+def synthetic(root: str | os.PathLike[str], *, domain: str = "market") -> ReIDDataset:
     """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``.
 
     The world is written in the Market1501 layout (plus a ``ground_truth/`` folder that is
