@@ -50,6 +50,7 @@ __all__ = [
     "average_over_splits",
     "compute_distance",
     "evaluate",
+    "top_matches",
 ]
 
 logger = logging.getLogger(__name__)
@@ -663,6 +664,44 @@ def evaluate(
 # --------------------------------------------------------------------------------------------
 # 10-split averaging (VIPeR, GRID, CUHK01)
 # --------------------------------------------------------------------------------------------
+
+
+
+def top_matches(
+    qf: ArrayOrTensor,
+    gf: ArrayOrTensor,
+    q_pids: Any,
+    g_pids: Any,
+    q_camids: Any,
+    g_camids: Any,
+    k: int = 1,
+    *,
+    metric: str = "cosine",
+    junk_pid: int | None = -1,
+    chunk_size: int = 1024,
+) -> np.ndarray:
+    """Indices of the ``k`` nearest gallery samples of each query under the standard protocol
+    (same identity and camera removed, junk ignored; ties by gallery index), as ranked by
+    :func:`evaluate`: ``(num_query, k)``, -1 where fewer than k samples remain."""
+    if not _is_int(k) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    if not _is_int(chunk_size) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    _check_metric(metric)
+    q, g = _prepare_features(qf, gf, metric)
+    qp, qc = _labels(q_pids, "q_pids", len(q)), _labels(q_camids, "q_camids", len(q))
+    gp, gc = _labels(g_pids, "g_pids", len(g)), _labels(g_camids, "g_camids", len(g))
+    junk = np.zeros(len(g), dtype=bool) if junk_pid is None else gp == junk_pid
+    out = np.full((len(q), min(k, len(g))), -1, dtype=np.int64)
+    for s in range(0, len(q), chunk_size):
+        d = _pairwise(q[s:s + chunk_size], g, metric).double()
+        drop = ((qp[s:s + chunk_size, None] == gp) & (qc[s:s + chunk_size, None] == gc)) | junk
+        d[torch.from_numpy(drop)] = math.inf
+        order = torch.sort(d, dim=1, stable=True)
+        idx = order.indices[:, :out.shape[1]].numpy()
+        idx[np.isinf(order.values[:, :out.shape[1]].numpy())] = -1
+        out[s:s + chunk_size] = idx
+    return out
 
 
 @dataclass(frozen=True)

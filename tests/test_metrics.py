@@ -594,3 +594,22 @@ def test_query_expansion_bad_parameters():
         average_query_expansion(qf, gf, 2, alpha="big")
     with pytest.raises(ValueError, match="same feature dimension"):
         average_query_expansion(qf, np.ones((4, 2)), 2)
+
+
+def test_top_matches_follow_the_protocol_and_agree_with_rank1():
+    from osnet_lib.metrics import top_matches
+
+    rng = np.random.default_rng(7)
+    qf, gf = rng.normal(size=(40, 8)), rng.normal(size=(90, 8))
+    q_pids, g_pids = rng.integers(1, 10, 40), rng.integers(-1, 10, 90)
+    q_cams, g_cams = rng.integers(0, 3, 40), rng.integers(0, 3, 90)
+    top = top_matches(qf, gf, q_pids, g_pids, q_cams, g_cams, k=3, metric="euclidean")
+    assert top.shape == (40, 3)
+    first = top[:, 0]
+    assert not np.any((g_pids[first] == q_pids) & (g_cams[first] == q_cams))  # filtered
+    assert not np.any(g_pids[top[top >= 0]] == -1)  # junk ignored
+    result = evaluate((qf, gf), q_pids, g_pids, q_cams, g_cams, metric="euclidean")
+    valid = np.array([np.any((g_pids == p) & (g_cams != c)) for p, c in zip(q_pids, q_cams)])
+    assert result.rank1 == pytest.approx(np.mean(g_pids[first[valid]] == q_pids[valid]))
+    with pytest.raises(ValueError, match="k must be"):
+        top_matches(qf, gf, q_pids, g_pids, q_cams, g_cams, k=0)
