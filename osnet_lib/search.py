@@ -250,6 +250,52 @@ class SearchTrainer(Trainer):
         return results
 
 
+def plot_arch_history(arch_history: Sequence[Mapping[str, Sequence[float]]],
+                      temperatures: Sequence[float] | None = None, title: str | None = None):
+    """How the search made up its mind: softmax(pi) (Eq. 7) of each block after every epoch,
+    one panel per block, one line per candidate of Fig. 5 (the ``arch_history`` of a search's
+    results). With ``temperatures`` the Gumbel-softmax temperature of each epoch is drawn on a
+    second axis of the last panel."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    if not arch_history:
+        raise ValueError("arch_history is empty: no epoch was recorded")
+    blocks = list(arch_history[0])
+    for epoch, probs in enumerate(arch_history):
+        if list(probs) != blocks:
+            raise ValueError(f"epoch {epoch + 1} records blocks {list(probs)}, expected {blocks}")
+        for name, p in probs.items():
+            if len(p) != len(IN_CANDIDATES):
+                raise ValueError(f"epoch {epoch + 1}, block {name}: {len(p)} probabilities for "
+                                 f"{len(IN_CANDIDATES)} candidates")
+    if temperatures is not None and len(temperatures) != len(arch_history):
+        raise ValueError(f"{len(temperatures)} temperatures for {len(arch_history)} epochs")
+    labels = {"none": "OS", "in": "OS+IN$_{in}$", "out": "OS+IN$_{out}$",
+              "in_out": "OS+IN$_{in-out}$"}
+    epochs = range(1, len(arch_history) + 1)
+    fig, axes = plt.subplots(1, len(blocks), figsize=(2.1 * len(blocks), 2.4), sharey=True,
+                             squeeze=False)
+    for ax, name in zip(axes[0], blocks):
+        for k, c in enumerate(IN_CANDIDATES):
+            ax.plot(epochs, [h[name][k] for h in arch_history], label=labels[c])
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel(r"softmax($\pi$)", fontsize=8)
+    if temperatures is not None:
+        twin = axes[0, -1].twinx()
+        twin.plot(epochs, temperatures, color="grey", linestyle=":", label=r"$\lambda$")
+        twin.set_ylabel(r"temperature $\lambda$", fontsize=8, color="grey")
+        twin.tick_params(labelsize=7, colors="grey")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def select_run(runs: Sequence[Mapping[str, Any]], target: str) -> int:
     """Index of the search run with the best cross-domain result on ``target`` (rank-1, then
     mAP), as the paper selects among four seeds (Sec. 3.4)."""
@@ -293,4 +339,4 @@ def run_search(recipe: Recipe, train_set: ReIDDataset, targets: Mapping[str, ReI
 
 
 __all__ = ["MixedBlock", "SearchTrainer", "SuperNet", "build_supernet", "derive_child",
-           "gumbel_softmax", "run_search", "select_run"]
+           "gumbel_softmax", "plot_arch_history", "run_search", "select_run"]

@@ -297,15 +297,20 @@ def test_dukemtmcreid_eight_cameras(tmp_path: Path) -> None:
 
 
 def test_synthetic_domains(tmp_path: Path) -> None:
+    world = tmp_path / "synthetic-cpu"
     for domain in ("A", "B"):
-        make_market_tree(tmp_path / domain)
-        (tmp_path / domain / "ground_truth").mkdir()
-        (tmp_path / domain / "ground_truth" / "attributes.json").write_text("{}")
-    ds = build_dataset("synthetic", tmp_path, domain="B")
+        make_market_tree(world / domain)
+        (world / domain / "ground_truth").mkdir()
+        (world / domain / "ground_truth" / "attributes.json").write_text("{}")
+    ds = build_dataset("synthetic", world, domain="B")
     assert ds.name == "synthetic-B" and len(ds.train) == 9
     assert all("/B/" in r.path for r in ds.train + ds.query + ds.gallery)
-    with pytest.raises(FileNotFoundError, match="domain 'C' not found.*domains found: A, B"):
-        build_dataset("synthetic", tmp_path, domain="C")
+    with pytest.raises(FileNotFoundError, match="domain 'C' not found.*domains found: A, B$"):
+        build_dataset("synthetic", world, domain="C")
+    # the folder above a world (data/ holding synthetic-cpu/) names the world to pass instead
+    with pytest.raises(FileNotFoundError, match=r"domains found: \(none\); worlds found "
+                       r"inside it: .*synthetic-cpu \(pass one of them as the root\)"):
+        build_dataset("synthetic", tmp_path, domain="A")
 
 
 # ----------------------------------------------------------------------------- MSMT17

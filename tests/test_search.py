@@ -11,7 +11,7 @@ from osnet_lib.data import read_market1501_layout
 from osnet_lib.models import Genotype, block_names, build_model
 from osnet_lib.recipes import get_recipe
 from osnet_lib.search import (MixedBlock, SearchTrainer, build_supernet, derive_child,
-                              gumbel_softmax, select_run)
+                              gumbel_softmax, plot_arch_history, select_run)
 
 
 def test_gumbel_softmax_is_a_relaxed_one_hot_sample():
@@ -148,6 +148,29 @@ def test_quick_search_is_fast_deterministic_and_recorded(tiny, tmp_path):
     saved = Genotype.load(tmp_path / "a" / "genotype.json")
     assert saved.to_dict() == a["genotype"]
     assert json.loads((tmp_path / "a" / "results.json").read_text())["genotype"] == a["genotype"]
+
+
+def test_plot_arch_history_draws_every_block_and_candidate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    history = [{b: [0.25, 0.25, 0.25, 0.25] for b in block_names()},
+               {b: [0.1, 0.6, 0.2, 0.1] for b in block_names()}]
+    fig = plot_arch_history(history, temperatures=[10.0, 5.0])
+    panels = fig.axes[:len(block_names())]
+    assert [ax.get_title() for ax in panels] == block_names()
+    lines = panels[0].get_lines()
+    assert len(lines) == len(IN_CANDIDATES)
+    assert list(lines[1].get_ydata()) == [0.25, 0.6]  # the OS+IN_in curve of conv2.0
+    assert len(fig.axes) == len(block_names()) + 1  # the temperature axis
+    with pytest.raises(ValueError, match="empty"):
+        plot_arch_history([])
+    with pytest.raises(ValueError, match="3 probabilities for 4 candidates"):
+        plot_arch_history([{"conv2.0": [0.2, 0.3, 0.5]}])
+    with pytest.raises(ValueError, match="epoch 2 records blocks"):
+        plot_arch_history([history[0], {"conv2.0": [0.25] * 4}])
+    with pytest.raises(ValueError, match="1 temperatures for 2 epochs"):
+        plot_arch_history(history, temperatures=[1.0])
 
 
 def test_search_needs_a_search_recipe(tiny, tmp_path):

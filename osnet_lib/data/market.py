@@ -147,8 +147,11 @@ def synthetic(root: str | os.PathLike[str], *, domain: str = "market") -> ReIDDa
     folder = base / domain
     if not folder.is_dir():
         found = _synthetic_domains(base)
+        worlds = sorted(str(p) for p in base.iterdir() if p.is_dir() and _synthetic_domains(p))
+        hint = (f"; worlds found inside it: {', '.join(worlds)} (pass one of them as the root)"
+                if worlds and not found else "")
         raise FileNotFoundError(
             f"synthetic domain '{domain}' not found under '{base}'; domains found: "
-            f"{', '.join(found) if found else '(none)'}"
+            f"{', '.join(found) if found else '(none)'}{hint}"
         )
     return read_market1501_layout(folder, name=f"synthetic-{domain}")
