@@ -11,7 +11,7 @@ Sec. 3.3 and 4.2 of the paper, at a profile (``cpu`` by default) on the syntheti
    and the released OSNet-AIN genotype (Table 1) on the source domain, each evaluated on the
    target domains (``market`` and ``duke``), which the search selection never looked at;
 3. **summary**: one table (printed and written to ``<output>/summary.json``) with rank-1, mAP
-   and the wall time of every step.
+   (averaged over the arms' seeds) and the training time of every run.
 
 Every step resumes: finished runs are read back, unfinished ones continue from their last
 checkpoint, so the steps can be split over processes::
@@ -92,18 +92,26 @@ def arms_step(args: argparse.Namespace, out: Path, arms: list[str]) -> None:
         if not base.pretrained:
             overrides["fixbase_epochs"] = 0
         recipe = base.replace(**overrides)
-        run_dir = out / "arms" / arm
-        t0 = time.perf_counter()
-        trainer = Trainer(recipe, source, run_dir, eval_sets=targets, seed=args.arm_seed,
-                          model_options=options, progress=not args.quiet)
-        results = trainer.fit(resume=True)
-        print(f"{arm}: " + ", ".join(f"{d.split('=')[-1]} R1 {m['rank1']:.1%} mAP {m['mAP']:.1%}"
-                                     for d, m in results["metrics"].items())
-              + f" ({time.perf_counter() - t0:.0f} s this session)")
+        for seed in args.arm_seeds:
+            t0 = time.perf_counter()
+            trainer = Trainer(recipe, source, out / "arms" / arm / f"seed{seed}",
+                              eval_sets=targets, seed=seed, model_options=options,
+                              progress=not args.quiet)
+            results = trainer.fit(resume=True)
+            print(f"{arm} seed {seed}: " + ", ".join(
+                f"{d.split('=')[-1]} R1 {m['rank1']:.1%} mAP {m['mAP']:.1%}"
+                for d, m in results["metrics"].items())
+                + f" ({time.perf_counter() - t0:.0f} s this session)")
 
 
 def _train_seconds(history: list[dict[str, Any]]) -> float:
     return sum(h.get("seconds", 0.0) for h in history)
+
+
+def _mean_metrics(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Rank-1 and mAP per target, averaged over the seeds of an arm."""
+    return {t: {m: sum(r[t][m] for r in runs) / len(runs) for m in ("rank1", "mAP")}
+            for t in runs[0]}
 
 
 def summary_step(args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -118,13 +126,17 @@ def summary_step(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                      "temperatures": [h["temperature"] for h in results["history"]]})
     arms = {}
     for arm in ARMS:
-        path = out / "arms" / arm / "results.json"
-        if path.is_file():
+        runs = []
+        for path in sorted((out / "arms" / arm).glob("seed*/results.json")):
             results = json.loads(path.read_text())
-            arms[arm] = {"metrics": results["metrics"],
-                         "model": results["provenance"]["recipe"]["model"],
+            runs.append({"seed": results["provenance"]["seed"], "metrics": results["metrics"],
+                         "train_seconds": _train_seconds(results["history"])})
+        if runs:
+            arms[arm] = {"model": results["provenance"]["recipe"]["model"],
                          "model_options": results["provenance"].get("model_options", {}),
-                         "train_seconds": _train_seconds(results["history"])}
+                         "seeds": [r["seed"] for r in runs], "runs": runs,
+                         "metrics": _mean_metrics([r["metrics"] for r in runs]),
+                         "train_seconds": sum(r["train_seconds"] for r in runs) / len(runs)}
     summary = {"profile": args.profile, "source": args.source, "select_on": args.select_on,
                "targets": args.targets, "selected_seed": search["selected_seed"],
                "genotype": search["genotype"], "search_runs": rows, "arms": arms}
@@ -145,7 +157,8 @@ def summary_step(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             if c in row["metrics"] else f"{'-':>20}" for c in cols)
             + f"{row['train_seconds'] / 60:>7.1f}m")
     for arm, row in arms.items():
-        print(f"{arm:<16}" + "".join(
+        what = f"{arm} ({len(row['seeds'])} seed{'s' * (len(row['seeds']) > 1)})"
+        print(f"{what:<16}" + "".join(
             f"{row['metrics'][c]['rank1']:>10.1%}/{row['metrics'][c]['mAP']:<8.1%}"
             if c in row["metrics"] else f"{'-':>20}" for c in cols)
             + f"{row['train_seconds'] / 60:>7.1f}m")
@@ -160,7 +173,8 @@ def main() -> int:
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
-    parser.add_argument("--arm-seed", type=int, default=0)
+    parser.add_argument("--arm-seeds", type=int, nargs="+", default=[0],
+                        help="train every arm once per seed (default: 0)")
     parser.add_argument("--source", default="msmt")
     parser.add_argument("--select-on", default="cuhk03")
     parser.add_argument("--targets", nargs="+", default=["market", "duke"])

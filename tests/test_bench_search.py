@@ -43,6 +43,9 @@ def test_search_then_arms_then_summary(world, tmp_path, monkeypatch, capsys):
         _run(monkeypatch, *common, "--steps", "arms", "--arms", "searched")
     assert _run(monkeypatch, *common, "--steps", "search", "--seeds", "0", "1") == 0
     assert _run(monkeypatch, *common, "--steps", "arms", "summary") == 0
+    # a second seed of one arm; the summary averages over the seeds an arm has
+    assert _run(monkeypatch, *common, "--steps", "arms", "summary", "--arms", "osnet",
+                "--arm-seeds", "1") == 0
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (tmp_path / "arch_history.png").stat().st_size > 0
@@ -61,10 +64,14 @@ def test_search_then_arms_then_summary(world, tmp_path, monkeypatch, capsys):
     assert all(set(a["metrics"]) == {"synthetic:domain=market", "synthetic:domain=duke"}
                for a in arms.values())
     assert arms["osnet"]["model"] == "osnet_x0_25" and arms["osnet"]["model_options"] == {}
+    assert arms["osnet"]["seeds"] == [0, 1] and arms["osnet_ibn"]["seeds"] == [0]
+    market = "synthetic:domain=market"
+    per_seed = [r["metrics"][market]["rank1"] for r in arms["osnet"]["runs"]]
+    assert arms["osnet"]["metrics"][market]["rank1"] == pytest.approx(sum(per_seed) / 2)
     assert arms["osnet_ain"]["model"] == "osnet_ain_x0_25"
     assert Genotype.from_dict(arms["searched"]["model_options"]["genotype"]) == \
         Genotype.from_dict(search["genotype"])
-    results = json.loads((tmp_path / "arms" / "osnet_ibn" / "results.json").read_text())
+    results = json.loads((tmp_path / "arms" / "osnet_ibn" / "seed0" / "results.json").read_text())
     assert results["provenance"]["recipe"]["name"] == "cross_domain"
     assert results["provenance"]["recipe"]["fixbase_epochs"] == 0  # no ImageNet weights
     out = capsys.readouterr().out
