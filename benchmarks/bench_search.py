@@ -150,15 +150,15 @@ def summary_step(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     print(Genotype.from_dict(search["genotype"]).table())
     domains = [args.select_on, *args.targets]
     cols = [_key(d) for d in domains]
-    print(f"\n{'run':<16}" + "".join(f"{d + ' R1/mAP':>20}" for d in domains) + f"{'train':>9}")
+    print(f"\n{'run':<20}" + "".join(f"{d + ' R1/mAP':>20}" for d in domains) + f"{'train':>9}")
     for row in rows:
-        print(f"{row['what']:<16}" + "".join(
+        print(f"{row['what']:<20}" + "".join(
             f"{row['metrics'][c]['rank1']:>10.1%}/{row['metrics'][c]['mAP']:<8.1%}"
             if c in row["metrics"] else f"{'-':>20}" for c in cols)
             + f"{row['train_seconds'] / 60:>7.1f}m")
     for arm, row in arms.items():
         what = f"{arm} ({len(row['seeds'])} seed{'s' * (len(row['seeds']) > 1)})"
-        print(f"{what:<16}" + "".join(
+        print(f"{what:<20}" + "".join(
             f"{row['metrics'][c]['rank1']:>10.1%}/{row['metrics'][c]['mAP']:<8.1%}"
             if c in row["metrics"] else f"{'-':>20}" for c in cols)
             + f"{row['train_seconds'] / 60:>7.1f}m")
