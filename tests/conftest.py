@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny Market1501-layout dataset whose identities are learnable."""
+"""Shared fixtures: a tiny Market1501-layout dataset whose identities are learnable, and the
+reader of the book's committed chapter records."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +48,18 @@ def write_tiny_market(root: Path, num_train: int = 8, num_test: int = 6, per_cam
 @pytest.fixture(scope="session")
 def tiny_market(tmp_path_factory) -> Path:
     return write_tiny_market(tmp_path_factory.mktemp("tiny_market"))
+
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+
+
+def chapter_record(chapter: str, name: str) -> dict:
+    """The ``results`` of ``book/results/<chapter>/<name>``, a record a chapter's execution
+    wrote; fails the test with the command that writes it when it is missing."""
+    path = BOOK / "results" / chapter / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: execute the chapter (python -m osnet_lib.reproduce "
+                    f"--profile cpu --chapters {chapter[:2]})")
+    data = json.loads(path.read_text())
+    assert data["chapter"] == chapter
+    return data["results"]

@@ -8,7 +8,6 @@ expected values come from code of this file that shares nothing with ``osnet_lib
 per-query loop over descriptors computed in integer arithmetic from the decoded images.
 """
 
-import json
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -17,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import chapter_record
 from osnet_lib.synthetic import generate_world
 
-BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTER = "01_reid_and_metrics"
 
 #: The worked example as the chapter states it: gallery g0..g7 (-1 junk, 0 distractor) and the
@@ -35,13 +34,7 @@ NAME = re.compile(r"^(-1|\d{4})_c(\d+)")
 
 
 def record(name: str) -> dict:
-    path = BOOK / "results" / CHAPTER / name
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: execute the chapter (python -m osnet_lib.reproduce "
-                    f"--profile cpu --chapters 01)")
-    data = json.loads(path.read_text())
-    assert data["chapter"] == CHAPTER
-    return data["results"]
+    return chapter_record(CHAPTER, name)
 
 
 def oracle(dist, queries, g_pids, g_cams, junk=-1, same_camera_removed=True, max_rank=6):

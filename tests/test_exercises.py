@@ -6,14 +6,10 @@ re-execution in CI gives the same answers). The expected values here come from t
 formulas and Table 1, worked out by hand in this file, not from the library's counters.
 """
 
-import json
 import math
 from fractions import Fraction
-from pathlib import Path
 
-import pytest
-
-BOOK = Path(__file__).resolve().parents[1] / "book"
+from conftest import chapter_record
 
 #: Table 1: output channels of the three stages, two OS blocks each, at width 1.0.
 STAGES = [(256, 2), (384, 2), (512, 2)]
@@ -22,13 +18,7 @@ FC = 512
 
 
 def answers(chapter: str) -> dict:
-    path = BOOK / "results" / chapter / "exercises.json"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing: execute the chapter (python -m osnet_lib.reproduce "
-                    f"--profile cpu --chapters {chapter[:2]})")
-    record = json.loads(path.read_text())
-    assert record["chapter"] == chapter
-    return record["results"]
+    return chapter_record(chapter, "exercises.json")
 
 
 def chain(layers: list[tuple[int, int]]) -> int:
