@@ -4,26 +4,21 @@ Every experiment of the book and every training run writes this next to its resu
 number can be traced to the code and settings that produced it (DESIGN: "results are data").
 """
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
+import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-#: The three scales of every chapter and recipe (DESIGN, "Profiles").
-PROFILES: tuple[str, ...] = ("quick", "cpu", "paper")
-
-
-def check_profile(profile: str) -> str:
-    """Return ``profile`` if it is one of :data:`PROFILES`, else raise a ValueError naming them."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
-    return profile
-
+# The profiles live in recipes (one table); re-exported here for code that reads them beside
+# provenance.
+from osnet_lib.recipes import PROFILES, check_profile  # noqa: F401
 
 def git_commit(path: str | Path | None = None) -> str | None:
     """The commit of the checkout holding ``path`` (this package by default), with ``+dirty``
@@ -104,3 +99,44 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+#: Name of the lock file that :func:`exclusive_lock` holds inside a folder.
+LOCK_NAME = ".lock"
+
+
+class FolderLockedError(RuntimeError):
+    """Another process holds the folder's lock (:func:`exclusive_lock`)."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(folder: str | Path) -> Iterator[Path]:
+    """Own ``folder`` while the ``with`` block runs: an exclusive ``flock`` on
+    ``<folder>/.lock``, taken without waiting.
+
+    The operating system releases the lock when the holder exits or is killed, so a crash never
+    leaves a folder locked. The lock file keeps the holder's host and process id, which the
+    error names. Works between processes on one machine and, where the file system supports
+    ``flock`` (local disks; NFS v4 and most cluster file systems), between machines.
+
+    Raises:
+        FolderLockedError: another process holds the lock.
+    """
+    import fcntl
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise FolderLockedError(f"{folder} is in use by {holder}; wait for it to finish, "
+                                    "or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -22,13 +22,77 @@ All use label-smoothing cross-entropy (epsilon 0.1) and cosine-distance matching
 """
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from osnet_lib.provenance import PROFILES, check_profile
+
+@dataclass(frozen=True)
+class Profile:
+    """What one profile means (DESIGN, "Profiles"): a row of :data:`PROFILE_TABLE`.
+
+    Attributes:
+        name: ``quick``, ``cpu`` or ``paper``.
+        purpose: one line for a reader.
+        world: the size of the synthetic world used under this profile (a key of
+            :data:`osnet_lib.synthetic.PROFILES`); real datasets ignore it.
+        model_width: the width multiplier every recipe's model is scaled to (``"x0_25"``), or
+            None to keep the paper's model.
+        height, width: the input size every recipe is scaled to (None: the paper's).
+        batch_size: the largest batch a recipe keeps (None: the paper's).
+        epochs: epochs of each named recipe (None: the paper's); milestones, the classifier-only
+            phase and the search's temperature steps scale with them.
+        num_workers: data-loading processes (None: the recipe's).
+    """
+
+    name: str
+    purpose: str
+    world: str
+    model_width: str | None = None
+    height: int | None = None
+    width: int | None = None
+    batch_size: int | None = None
+    epochs: Mapping[str, int] | None = None
+    num_workers: int | None = None
+
+    @property
+    def scaled(self) -> bool:
+        """True when the profile departs from the paper's recipes."""
+        return self.epochs is not None
+
+
+#: The one table of profiles: recipes, the synthetic world's size, the chapters and the result
+#: store all read it. Nothing else keeps its own copy.
+PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
+    "quick": Profile(
+        "quick", "seconds to a minute per chapter: CI, nbval, experiments run live and tiny",
+        world="quick", model_width="x0_25", height=64, width=32, batch_size=16,
+        epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, num_workers=0),
+    "cpu": Profile(
+        "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
+        world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,
+        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12}),
+    "paper": Profile(
+        "paper", "the paper's exact recipes, for real datasets on a GPU", world="cpu"),
+})
+#: The profile names, from the smallest scale to the paper's.
+PROFILES: tuple[str, ...] = tuple(PROFILE_TABLE)
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is one of :data:`PROFILES`, else raise a ValueError naming them."""
+    if profile not in PROFILE_TABLE:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    return profile
+
+
+def get_profile(profile: str) -> Profile:
+    """The row of :data:`PROFILE_TABLE` for ``profile`` (ValueError naming the valid ones)."""
+    return PROFILE_TABLE[check_profile(profile)]
 
 OPTIMIZERS = ("sgd", "adam", "amsgrad")
 SCHEDULERS = ("multistep", "cosine", "constant")
@@ -163,33 +227,28 @@ _PAPER: dict[str, Recipe] = {
     ),
 }
 
-# How each smaller profile scales a paper recipe: epochs (milestones and temperature steps scale
-# with them), input size, model width, batch size.
-_SCALE = {
-    "cpu": {"model_width": "x0_25", "height": 128, "width": 64, "batch_size": 64,
-            "epochs": {"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12}},
-    "quick": {"model_width": "x0_25", "height": 64, "width": 32, "batch_size": 16,
-              "epochs": {"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}},
-}
-
-
 def _scaled(recipe: Recipe, profile: str) -> Recipe:
-    if profile == "paper":
-        return recipe
-    s = _SCALE[profile]
-    epochs = s["epochs"][recipe.name]
+    """A paper recipe at ``profile``, scaled as :data:`PROFILE_TABLE` says."""
+    p = get_profile(profile)
+    if not p.scaled:
+        return recipe.replace(profile=profile) if profile != recipe.profile else recipe
+    epochs = p.epochs[recipe.name]
     factor = epochs / recipe.epochs
     milestones = tuple(sorted({max(1, round(m * factor)) for m in recipe.milestones
                                if round(m * factor) < epochs}))
-    model = recipe.model.rsplit("_x", 1)[0] + "_" + s["model_width"]
-    return recipe.replace(
-        profile=profile, model=model, height=s["height"], width=s["width"],
-        batch_size=min(recipe.batch_size, s["batch_size"]), epochs=epochs,
-        milestones=milestones, fixbase_epochs=min(recipe.fixbase_epochs,
-                                                  max(0, round(recipe.fixbase_epochs * factor))),
-        temperature_every=max(1, round(recipe.temperature_every * factor)),
-        num_workers=0 if profile == "quick" else recipe.num_workers,
-    )
+    overrides: dict[str, Any] = dict(
+        profile=profile, epochs=epochs, milestones=milestones,
+        fixbase_epochs=min(recipe.fixbase_epochs, max(0, round(recipe.fixbase_epochs * factor))),
+        temperature_every=max(1, round(recipe.temperature_every * factor)))
+    if p.model_width is not None:
+        overrides["model"] = recipe.model.rsplit("_x", 1)[0] + "_" + p.model_width
+    if p.height is not None:
+        overrides.update(height=p.height, width=p.width)
+    if p.batch_size is not None:
+        overrides["batch_size"] = min(recipe.batch_size, p.batch_size)
+    if p.num_workers is not None:
+        overrides["num_workers"] = p.num_workers
+    return recipe.replace(**overrides)
 
 
 def list_recipes() -> list[str]:
@@ -208,4 +267,5 @@ def get_recipe(name: str, profile: str = "paper", **overrides: Any) -> Recipe:
     return recipe.replace(**overrides) if overrides else recipe
 
 
-__all__ = ["PROFILES", "Recipe", "get_recipe", "list_recipes"]
+__all__ = ["PROFILES", "PROFILE_TABLE", "Profile", "Recipe", "check_profile", "get_profile",
+           "get_recipe", "list_recipes"]

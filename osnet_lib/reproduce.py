@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from osnet_lib.provenance import (PROFILES, check_profile, environment, git_commit, provenance,
-                                  write_json_atomic)
+from osnet_lib.provenance import environment, git_commit, provenance, write_json_atomic
+from osnet_lib.recipes import PROFILES, check_profile
 
 log = logging.getLogger(__name__)
 
