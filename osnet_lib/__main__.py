@@ -312,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--top-k", dest="top_k", type=int, default=10, help="default %(default)s")
     k.add_argument("--output", required=True, help="JSON file for the ranked lists")
     k.set_defaults(func=_cmd_rank)
+
+    from osnet_lib.experiments.cli import add_study_parser
+
+    add_study_parser(sub)
     return parser
 
 

@@ -444,14 +444,17 @@ class Trainer:
         return stats
 
     def evaluate(self) -> dict[str, dict[str, Any]]:
-        """Evaluate on every evaluation set (main process only)."""
+        """Evaluate on every evaluation set (main process only). The per-query outcomes of this
+        evaluation are kept in ``self.last_per_query`` (by set name) for paired statistics."""
         r = self.recipe
         results = {}
+        self.last_per_query: dict[str, Any] = {}
         for name, data in self.eval_sets.items():
             res = evaluate_model(self.net, data, r.height, r.width, flip=r.flip_eval,
                                  distance=r.distance, device=self.device,
                                  num_workers=r.num_workers)
             results[name] = res.as_dict()
+            self.last_per_query[name] = res.per_query
             log.info("%s: %s", name, res)
         return results
 

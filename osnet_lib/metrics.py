@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 __all__ = [
     "METRICS",
     "PROTOCOLS",
+    "PerQuery",
     "ReIDResult",
     "SplitAverage",
     "average_over_splits",
@@ -203,6 +204,9 @@ class ReIDResult:
         num_valid_queries: queries with at least one valid match (the others are skipped).
         num_queries: all queries given.
         protocol: ``"standard"`` or ``"cuhk03"``.
+        per_query: the valid queries one by one (:class:`PerQuery`): what a paired bootstrap
+            over queries resamples (:mod:`osnet_lib.experiments.claims`). Not part of
+            :meth:`as_dict`.
     """
 
     cmc: np.ndarray
@@ -211,6 +215,7 @@ class ReIDResult:
     num_valid_queries: int
     num_queries: int
     protocol: str = "standard"
+    per_query: "PerQuery | None" = field(default=None, repr=False, compare=False)
 
     @property
     def rank1(self) -> float:
@@ -271,6 +276,45 @@ class ReIDResult:
         parts = [f"R{k} {100 * self.rank(k):.1f}" for k in (1, 5, 10) if k <= self.max_rank]
         parts += [f"mAP {100 * self.mAP:.1f}", f"mINP {100 * self.mINP:.1f}"]
         return " ".join(parts) + f" (%, {self.num_valid_queries}/{self.num_queries} queries)"
+
+
+@dataclass(frozen=True)
+class PerQuery:
+    """Each valid query's outcome under the standard ranking (distance, then gallery index).
+
+    Attributes:
+        index: ``(V,)`` int, the position of each valid query in the query list.
+        first_match: ``(V,)`` int, the 0-based rank of the query's first valid match among the
+            valid gallery samples: rank-k counts ``first_match < k`` (the standard protocol's
+            CMC is exactly ``mean(first_match < k)``).
+        ap: ``(V,)`` float, the query's average precision (``mAP = mean(ap)``).
+    """
+
+    index: np.ndarray
+    first_match: np.ndarray
+    ap: np.ndarray
+
+    def rank(self, k: int = 1) -> np.ndarray:
+        """``(V,)`` bool: the query's first match is within the top ``k``."""
+        return self.first_match < k
+
+    def as_dict(self, decimals: int = 5) -> dict[str, list]:
+        """Plain lists for JSON (AP rounded to ``decimals``)."""
+        return {"index": self.index.tolist(), "first_match": self.first_match.tolist(),
+                "ap": np.round(self.ap, decimals).tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PerQuery":
+        """Inverse of :meth:`as_dict`; ValueError if the keys or lengths do not match."""
+        missing = {"index", "first_match", "ap"} - set(d)
+        if missing:
+            raise ValueError(f"per-query record lacks the keys {sorted(missing)}")
+        out = cls(np.asarray(d["index"], dtype=np.int64),
+                  np.asarray(d["first_match"], dtype=np.int64),
+                  np.asarray(d["ap"], dtype=np.float64))
+        if not len(out.index) == len(out.first_match) == len(out.ap):
+            raise ValueError("per-query record: index, first_match and ap differ in length")
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,7 +639,7 @@ def evaluate(
     gp_t = torch.from_numpy(gp)
 
     rows_per_chunk = chunk_size or max(_MIN_CHUNK_ROWS, _CHUNK_ELEMENTS // num_kept)
-    aps, inps, firsts = [], [], []
+    aps, inps, firsts, valids = [], [], [], []
     cmc_sum = np.zeros(max_rank, dtype=np.float64)
     for s in tqdm(range(0, num_q, rows_per_chunk), desc="evaluate", unit="chunk",
                   disable=not progress):
@@ -623,9 +667,9 @@ def evaluate(
         ap, inp, first, valid = _ap_inp_first(ranks, npos)
         aps.append(ap)
         inps.append(inp)
-        if protocol == "standard":
-            firsts.append(first)
-        elif valid.any():
+        firsts.append(first)
+        valids.append(np.flatnonzero(valid) + s)
+        if protocol == "cuhk03" and valid.any():
             rows = np.flatnonzero(valid)
             renumber = np.cumsum(valid) - 1  # chunk row -> row among the valid ones
             m_rows, m_cols = same_rows[match], same_cols[match]
@@ -642,8 +686,8 @@ def evaluate(
             f"no query has a valid match in the gallery ({num_q} queries): check that query and "
             "gallery pids/camids are the right arrays"
         )
+    first_all = np.concatenate(firsts)
     if protocol == "standard":
-        first_all = np.concatenate(firsts)
         counts = np.bincount(np.minimum(first_all, max_rank), minlength=max_rank + 1)
         cmc = np.cumsum(counts[:max_rank]) / num_valid
     else:
@@ -658,6 +702,8 @@ def evaluate(
         num_valid_queries=num_valid,
         num_queries=num_q,
         protocol=protocol,
+        per_query=PerQuery(np.concatenate(valids).astype(np.int64), first_all.astype(np.int64),
+                           ap_all.astype(np.float64)),
     )
 
 

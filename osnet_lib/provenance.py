@@ -78,11 +78,18 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json_atomic(path: str | Path, data: Any) -> Path:
@@ -110,9 +117,11 @@ class FolderLockedError(RuntimeError):
 
 
 @contextlib.contextmanager
-def exclusive_lock(folder: str | Path) -> Iterator[Path]:
+def exclusive_lock(folder: str | Path, name: str = LOCK_NAME) -> Iterator[Path]:
     """Own ``folder`` while the ``with`` block runs: an exclusive ``flock`` on
-    ``<folder>/.lock``, taken without waiting.
+    ``<folder>/<name>`` (``.lock`` by default), taken without waiting. Different names are
+    independent locks (the result store claims a run with ``.claim`` while the trainer owns the
+    run folder with ``.lock``).
 
     The operating system releases the lock when the holder exits or is killed, so a crash never
     leaves a folder locked. The lock file keeps the holder's host and process id, which the
@@ -126,7 +135,7 @@ def exclusive_lock(folder: str | Path) -> Iterator[Path]:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOCK_NAME
+    path = folder / name
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

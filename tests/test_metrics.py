@@ -613,3 +613,22 @@ def test_top_matches_follow_the_protocol_and_agree_with_rank1():
     assert result.rank1 == pytest.approx(np.mean(g_pids[first[valid]] == q_pids[valid]))
     with pytest.raises(ValueError, match="k must be"):
         top_matches(qf, gf, q_pids, g_pids, q_cams, g_cams, k=0)
+
+
+def test_per_query_outcomes_add_up_to_the_metrics():
+    from osnet_lib.metrics import PerQuery
+
+    rng = np.random.default_rng(3)
+    qf, gf = torch.randn(120, 8), torch.randn(400, 8)
+    qp, gp = rng.integers(0, 30, 120), rng.integers(-1, 30, 400)
+    qc, gc = rng.integers(0, 3, 120), rng.integers(0, 3, 400)
+    res = evaluate((qf, gf), qp, gp, qc, gc, max_rank=20, chunk_size=17)
+    pq = res.per_query
+    assert len(pq.index) == res.num_valid_queries
+    for k in (1, 5, 20):
+        assert pq.rank(k).mean() == pytest.approx(res.rank(k))
+    assert pq.ap.mean() == pytest.approx(res.mAP)
+    assert PerQuery.from_dict(pq.as_dict(decimals=12)).first_match.tolist() == pq.first_match.tolist()
+    assert "per_query" not in res.as_dict()
+    with pytest.raises(ValueError, match="differ in length"):
+        PerQuery.from_dict({"index": [0, 1], "first_match": [0], "ap": [1.0, 0.5]})

@@ -1,0 +1,147 @@
+"""The book's studies and the paper's claims they judge: each defined here, in a few lines.
+
+=============  ===================  =========================================================
+study          paper                what
+=============  ===================  =========================================================
+``ain``        Sec. 3.3, 4.2,       the IN search on ``msmt`` (four seeds, selected on
+               Table 7              ``cuhk03``), then OSNet, OSNet-IBN, the searched and the
+                                    released OSNet-AIN genotypes trained on ``msmt`` and tested
+                                    on ``market`` and ``duke``
+``table5``     Table 5              the eleven ablations of omni-scale residual learning,
+                                    trained from scratch on ``cuhk03``
+=============  ===================  =========================================================
+
+Domains are the synthetic world's under ``quick`` and ``cpu`` and the datasets they stand for
+under ``paper`` (:data:`~osnet_lib.experiments.study.REAL_DATASETS`). The scale of every
+``cpu`` study (world, epochs, seeds) is the profile table's
+(:data:`osnet_lib.recipes.PROFILE_TABLE`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from osnet_lib.experiments.claims import Claim
+from osnet_lib.experiments.study import Arm, Study
+from osnet_lib.paper import TABLE5
+
+
+def _table5_arms() -> tuple[Arm, ...]:
+    return tuple(Arm(f"model{k}", options=dict(options), label=f"{k}: {what}")
+                 for k, (what, *_numbers, options) in TABLE5.items())
+
+
+_STUDIES = (
+    Study(
+        name="ain", reproduces="Table 7 (Sec. 3.3, 4.2)", recipe="cross_domain",
+        source="msmt", targets=("market", "duke"), seeds=(0, 1, 2),
+        description="Where instance normalisation goes: the search of Sec. 3.3 on msmt (four "
+                    "seeds, the best on cuhk03 kept), then OSNet, OSNet-IBN, the searched and "
+                    "the released OSNet-AIN genotypes trained on msmt and tested on market and "
+                    "duke, which the selection never saw.",
+        arms=(
+            Arm("search", kind="search", recipe_name="search", seeds=(0, 1, 2, 3),
+                targets=("cuhk03", "market", "duke"), select_on="cuhk03",
+                label="search (supernet, argmax)"),
+            Arm("osnet", model="osnet", label="OSNet"),
+            Arm("osnet_ibn", model="osnet_ibn", label="OSNet-IBN"),
+            Arm("searched", model="osnet_ain", genotype_from="search",
+                label="searched genotype"),
+            Arm("osnet_ain", model="osnet_ain", label="OSNet-AIN (Table 1 genotype)"),
+        ),
+    ),
+    Study(
+        name="table5", reproduces="Table 5", recipe="scratch", source="cuhk03",
+        seeds=(0, 1, 2), arms=_table5_arms(),
+        description="The ablations of omni-scale residual learning (Table 5): stream counts "
+                    "T = 1..4, fusion by concatenation, addition, separate or stream-wise or "
+                    "static gates, full convolutions and streams of equal depth, trained from "
+                    "scratch with one recipe.",
+    ),
+)
+
+STUDIES: Mapping[str, Study] = MappingProxyType({s.name: s for s in _STUDIES})
+
+
+def _t5(k: int) -> float:
+    return TABLE5[k][1]  # CUHK03 rank-1, the dataset the table5 study stands in for
+
+
+_CLAIMS = (
+    Claim("table5-omni-vs-single", "table5", ("model1", "model9"),
+          paper=(_t5(1), _t5(9)), source="Table 5, models 1 and 9 (CUHK03 rank-1)",
+          statement="Omni-scale streams (T = 4) beat a single scale (T = 1)."),
+    Claim("table5-more-streams", "table5", ("model1", "model11", "model10", "model9"),
+          paper=(_t5(1), _t5(11), _t5(10), _t5(9)),
+          source="Table 5, models 1, 11, 10, 9 (CUHK03 rank-1)",
+          statement="Each added stream helps: T = 4 > 3 > 2 > 1."),
+    Claim("table5-gate-vs-concat", "table5", ("model1", "model4"),
+          paper=(_t5(1), _t5(4)), source="Table 5, models 1 and 4 (CUHK03 rank-1)",
+          statement="The unified aggregation gate beats concatenating the streams."),
+    Claim("table5-gate-vs-addition", "table5", ("model1", "model5"),
+          paper=(_t5(1), _t5(5)), source="Table 5, models 1 and 5 (CUHK03 rank-1)",
+          statement="The unified aggregation gate beats adding the streams."),
+    Claim("table5-unified-vs-separate", "table5", ("model1", "model6"),
+          paper=(_t5(1), _t5(6)), source="Table 5, models 1 and 6 (CUHK03 rank-1)",
+          statement="One gate shared by the streams beats a gate per stream."),
+    Claim("table5-channel-vs-stream", "table5", ("model1", "model7"),
+          paper=(_t5(1), _t5(7)), source="Table 5, models 1 and 7 (CUHK03 rank-1)",
+          statement="Channel-wise gates beat one weight per stream."),
+    Claim("table5-dynamic-vs-static", "table5", ("model1", "model8"),
+          paper=(_t5(1), _t5(8)), source="Table 5, models 1 and 8 (CUHK03 rank-1)",
+          statement="Input-dependent gates beat learned-and-fixed ones."),
+    Claim("ain-ranking-duke", "ain", ("searched", "osnet_ibn", "osnet"), target="duke",
+          source="Table 7 ranking (there Market1501 <-> Duke; here msmt -> duke)",
+          statement="OSNet-AIN generalises better than OSNet-IBN, which beats OSNet."),
+    Claim("ain-ranking-market", "ain", ("searched", "osnet_ibn", "osnet"), target="market",
+          source="Table 7 ranking (there Market1501 <-> Duke; here msmt -> market)",
+          statement="OSNet-AIN generalises better than OSNet-IBN, which beats OSNet."),
+)
+
+CLAIMS: Mapping[str, Claim] = MappingProxyType({c.name: c for c in _CLAIMS})
+
+
+def _lookup(kind: str, name: str, table: Mapping[str, object]) -> object:
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(name, list(table), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"unknown {kind} {name!r}{hint} (known: {', '.join(table)})")
+
+
+def list_studies() -> list[str]:
+    """The names of the book's studies."""
+    return list(STUDIES)
+
+
+def get_study(name: str) -> Study:
+    """The study called ``name`` (ValueError with close matches otherwise)."""
+    return _lookup("study", name, STUDIES)  # type: ignore[return-value]
+
+
+def get_claim(name: str) -> Claim:
+    """The claim called ``name`` (ValueError with close matches otherwise)."""
+    return _lookup("claim", name, CLAIMS)  # type: ignore[return-value]
+
+
+def claims_of(study: str) -> list[Claim]:
+    """The claims that ``study``'s runs judge."""
+    get_study(study)
+    return [c for c in CLAIMS.values() if c.study == study]
+
+
+def _check_claims() -> None:
+    for c in CLAIMS.values():
+        study = get_study(c.study)
+        for arm in c.order:
+            study.arm(arm)
+        if c.target is not None and c.target not in study.targets:
+            raise ValueError(f"claim {c.name!r}: target {c.target!r} is not one of study "
+                             f"{study.name!r}'s targets {study.targets}")
+
+
+_check_claims()
+
+__all__ = ["CLAIMS", "STUDIES", "claims_of", "get_claim", "get_study", "list_studies"]

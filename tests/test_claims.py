@@ -1,0 +1,140 @@
+"""The verdict rule on constructed data: a clear difference is reproduced, noise is
+inconclusive, the opposite sign is contradicted, and the intervals cover as they claim."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from osnet_lib.experiments import Claim, classify, compare, query_bootstrap_interval, seed_interval
+from osnet_lib.experiments.claims import combine, per_query_scores
+from osnet_lib.experiments.studies import CLAIMS, claims_of, get_claim
+from osnet_lib.metrics import PerQuery
+
+
+def _values(a, b):
+    return {"A": dict(enumerate(a)), "B": dict(enumerate(b))}
+
+
+def test_clear_noise_and_opposite_differences_over_seeds():
+    c = compare("A", "B", _values([60.0, 61.5, 59.0], [50.0, 51.0, 50.5]), "rank1")
+    assert c.verdict == "reproduced" and c.method == "t over seeds"
+    assert c.mean == pytest.approx(np.mean([10.0, 10.5, 8.5]))
+    assert c.low > 0 and c.differences == (10.0, 10.5, 8.5)
+    noise = compare("A", "B", _values([50.0, 53.0, 49.0, 52.0], [51.0, 50.0, 52.5, 50.0]), "mAP")
+    assert noise.verdict == "inconclusive" and noise.low < 0 < noise.high
+    opposite = compare("A", "B", _values([40.0, 41.0, 39.5], [50.0, 52.0, 49.0]), "rank1")
+    assert opposite.verdict == "contradicted" and opposite.high < 0
+
+
+def test_the_seed_interval_is_students_t():
+    d = [1.0, 2.5, 0.5, 3.0]
+    mean, low, high = seed_interval(d)
+    half = stats.t.ppf(0.975, 3) * np.std(d, ddof=1) / 2
+    assert (low, high) == pytest.approx((mean - half, mean + half))
+    assert seed_interval([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError, match="3 or more"):
+        seed_interval([1.0, 2.0])
+    with pytest.raises(ValueError, match="NaN"):
+        seed_interval([1.0, float("nan"), 2.0])
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_seed_intervals_cover_the_true_difference_95_percent_of_the_time(n):
+    rng = np.random.default_rng(n)
+    trials = 2000
+    hits = 0
+    for _ in range(trials):
+        d = rng.normal(1.5, 2.0, n)
+        _, low, high = seed_interval(d)
+        hits += low <= 1.5 <= high
+    assert 0.93 <= hits / trials <= 0.97
+
+
+def test_a_bootstrap_over_three_seeds_would_undercover():
+    """Why the rule uses Student's t with few seeds: scipy's percentile bootstrap over three
+    seeds covers the true mean far less often than 95%."""
+    rng = np.random.default_rng(0)
+    hits = 0
+    trials = 300
+    for i in range(trials):
+        d = rng.normal(1.0, 2.0, 3)
+        ci = stats.bootstrap((d,), np.mean, method="percentile", n_resamples=999,
+                             random_state=i).confidence_interval
+        hits += ci.low <= 1.0 <= ci.high
+    assert hits / trials < 0.85
+
+
+def test_query_bootstrap_covers_the_true_difference():
+    """Queries drawn from a population with a known rank-1 gap of 5 points (paired)."""
+    rng = np.random.default_rng(1)
+    hits, trials = 0, 300
+    for t in range(trials):
+        base = rng.random(800) < 0.5
+        flip = rng.random(800)
+        a = (base | (flip < 0.1)).astype(float)  # A fixes 10% of B's misses: +5 points expected
+        b = base.astype(float)
+        mean, low, high = query_bootstrap_interval([(100 * a, 100 * b)], n_resamples=500, seed=t)
+        hits += low <= 5.0 <= high
+    assert 0.92 <= hits / trials <= 0.98
+
+
+def test_query_bootstrap_verdicts_with_one_or_two_seeds():
+    rng = np.random.default_rng(2)
+
+    def pq(hit_rate, n=600, seed=0):
+        r = np.random.default_rng(seed)
+        first = np.where(r.random(n) < hit_rate, 0, 3)
+        return PerQuery(np.arange(n), first, r.random(n))
+
+    better = {0: pq(0.7, seed=1), 1: pq(0.7, seed=2)}
+    worse = {0: pq(0.4, seed=3), 1: pq(0.4, seed=4)}
+    values = {"A": {s: 100 * better[s].rank(1).mean() for s in better},
+              "B": {s: 100 * worse[s].rank(1).mean() for s in worse}}
+    lookup = {"A": better, "B": worse}
+    c = compare("A", "B", values, "rank1", lambda arm, s: lookup[arm][s])
+    assert c.verdict == "reproduced" and c.method == "paired bootstrap over queries"
+    c = compare("B", "A", {k: v for k, v in values.items()}, "rank1",
+                lambda arm, s: lookup[arm][s])
+    assert c.verdict == "contradicted"
+    same = {0: pq(0.5, seed=5)}
+    c = compare("A", "B", {"A": {0: 50.0}, "B": {0: 50.0}}, "rank1", lambda arm, s: same[s])
+    assert c.verdict == "inconclusive" and c.low <= 0 <= c.high
+    with pytest.raises(ValueError, match="per-query outcomes are needed"):
+        compare("A", "B", {"A": {0: 1.0}, "B": {0: 0.0}}, "rank1")
+    other = PerQuery(np.arange(1, 601), np.zeros(600, int), np.ones(600))
+    with pytest.raises(ValueError, match="different queries"):
+        compare("A", "B", {"A": {0: 1.0}, "B": {0: 0.0}}, "rank1",
+                lambda arm, s: other if arm == "A" else same[s])
+    del rng
+
+
+def test_classification_and_orderings():
+    assert classify(0.1, 2.0) == "reproduced"
+    assert classify(-2.0, -0.1) == "contradicted"
+    assert classify(-1.0, 1.0) == "inconclusive"
+    assert classify(0.0, 1.0) == "inconclusive"
+    assert combine(["reproduced", "reproduced"]) == "reproduced"
+    assert combine(["reproduced", "inconclusive"]) == "inconclusive"
+    assert combine(["reproduced", "contradicted"]) == "contradicted"
+    with pytest.raises(ValueError, match="not ordered"):
+        classify(1.0, 0.0)
+
+
+def test_per_query_scores_are_percentage_points():
+    pq = PerQuery(np.arange(4), np.array([0, 1, 0, 5]), np.array([1.0, 0.5, 0.25, 0.0]))
+    assert per_query_scores(pq, "rank1").tolist() == [100.0, 0.0, 100.0, 0.0]
+    assert per_query_scores(pq, "mAP").tolist() == [100.0, 50.0, 25.0, 0.0]
+
+
+def test_claims_name_arms_of_their_study_and_the_papers_numbers():
+    claim = get_claim("table5-omni-vs-single")
+    assert claim.order == ("model1", "model9") and claim.paper == (57.1, 43.3)
+    assert len(claims_of("table5")) == 7 and set(CLAIMS) >= {"ain-ranking-duke"}
+    with pytest.raises(ValueError, match="two or more distinct arms"):
+        Claim("x", "table5", ("model1",))
+    with pytest.raises(ValueError, match="metric 'rank5'"):
+        Claim("x", "table5", ("model1", "model9"), metric="rank5")
+    with pytest.raises(ValueError, match="3 paper numbers for 2 arms"):
+        Claim("x", "table5", ("model1", "model9"), paper=(1, 2, 3))
+    with pytest.raises(ValueError, match="unknown claim"):
+        get_claim("table9-x")

@@ -1,0 +1,265 @@
+"""The experiments layer: studies resolve into runs, the store resumes and shares, stale runs
+are reported, bad input is refused with a clear error."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from osnet_lib.experiments import (
+    Arm,
+    RunStatus,
+    Store,
+    StoreError,
+    Study,
+    get_study,
+    load_study,
+    run_study,
+    study_states,
+)
+from osnet_lib.experiments import runner as runner_mod
+from osnet_lib.experiments import study as study_mod
+from osnet_lib.experiments.runner import ensure_world
+
+TINY = Study("tiny", "a test", arms=(Arm("t4"), Arm("t1", options={"T": 1})),
+             recipe="scratch", source="market", targets=("market", "duke"), seeds=(0, 1))
+METRICS = ["rank1", "mAP", "mINP", "train_loss"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    ensure_world("quick", root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(world, tmp_path_factory):
+    """The tiny study trained uninterrupted, in one process, one thread."""
+    store = Store(tmp_path_factory.mktemp("reference"))
+    frame = run_study(TINY, "quick", store, jobs=1, threads=1, data_root=world, progress=False)
+    return store, frame
+
+
+def _sorted(frame):
+    return frame.sort_values(["arm", "seed", "target"]).reset_index(drop=True)
+
+
+# -- resolution -----------------------------------------------------------------------------------
+def test_a_study_resolves_into_its_arms_times_seeds():
+    runs = TINY.runs("cpu")
+    assert [r.key for r in runs] == ["t4/seed0", "t4/seed1", "t1/seed0", "t1/seed1"]
+    assert {r.recipe.model for r in runs} == {"osnet_x0_25"}
+    assert runs[2].model_options == {"T": 1} and runs[0].model_options == {}
+    assert [r.key for r in TINY.runs("cpu", arms=["t1"], seeds=[1])] == ["t1/seed1"]
+    # the quick profile caps the seeds of a study (a tiny version of it)
+    table5 = get_study("table5")
+    assert len(table5.runs("cpu")) == 11 * 3 and len(table5.runs("quick")) == 11 * 2
+
+
+def test_the_ain_study_is_the_experiment_of_the_search_benchmark():
+    ain = get_study("ain")
+    runs = ain.runs("cpu")
+    search = [r for r in runs if r.arm == "search"]
+    assert [r.seed for r in search] == [0, 1, 2, 3] and search[0].kind == "search"
+    assert search[0].recipe.temperature == 10.0 and search[0].select_on == "cuhk03"
+    searched = [r for r in runs if r.arm == "searched"]
+    assert searched[0].genotype_from == "search" and searched[0].recipe.model == "osnet_ain_x0_25"
+    # trained from scratch: no classifier-only phase; the source is never a target
+    assert all(r.recipe.fixbase_epochs == 0 for r in runs)
+    assert all(r.source == "msmt" and "msmt" not in r.targets for r in runs)
+    # selecting only the searched arm brings its search along
+    assert {r.arm for r in ain.runs("cpu", arms=["searched"])} == {"search", "searched"}
+
+
+def test_bad_studies_arms_and_options_are_refused_by_name():
+    with pytest.raises(ValueError, match="unknown study 'tabel5'; did you mean table5"):
+        get_study("tabel5")
+    with pytest.raises(ValueError, match="has no arm 'model12'"):
+        get_study("table5").runs("cpu", arms=["model12"])
+    with pytest.raises(ValueError, match=r"unknown model option\(s\) \['TT'\]"):
+        Arm("x", options={"TT": 1})
+    with pytest.raises(ValueError, match="fusion"):
+        Arm("x", options={"fusion": "multiply"})
+    with pytest.raises(ValueError, match=r"unknown recipe field\(s\) \['learning_rate'\]"):
+        Arm("x", recipe={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="arm names .*repeat"):
+        Study("s", "x", arms=(Arm("a"), Arm("a")))
+    with pytest.raises(ValueError, match="unknown domain 'mars'"):
+        Study("s", "x", arms=(Arm("a"),), source="mars")
+    with pytest.raises(ValueError, match="seeds .* repeat"):
+        Study("s", "x", arms=(Arm("a"),), seeds=(0, 0))
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        TINY.runs("laptop")
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        run_study(TINY, "quick", jobs=0)
+
+
+# -- running and resuming ---------------------------------------------------------------------------
+def test_the_store_holds_every_run_with_its_files(reference):
+    store, frame = reference
+    assert len(frame) == 4 * 2  # runs x targets
+    assert frame.attrs["outcomes"] == {r.key: "trained" for r in TINY.runs("quick")}
+    for spec in TINY.runs("quick"):
+        folder = store.run_dir(spec)
+        assert folder == store.root / "quick" / "tiny" / spec.arm / f"seed{spec.seed}"
+        names = {p.name for p in folder.iterdir()}
+        assert {"run.json", "results.json", "per_query.json", "weights.pth"} <= names
+        assert "checkpoint.pth" not in names
+        pq = store.per_query(spec, "duke")
+        row = frame[(frame.arm == spec.arm) & (frame.seed == spec.seed) & (frame.target == "duke")]
+        assert pq.rank(1).mean() == pytest.approx(float(row.rank1.iloc[0]))
+        assert pq.ap.mean() == pytest.approx(float(row.mAP.iloc[0]), abs=1e-5)
+    assert all(s.status is RunStatus.DONE for s in study_states(TINY, "quick", store))
+    # a second call trains nothing
+    again = run_study(TINY, "quick", store, jobs=1, data_root=store.root.parent, progress=False)
+    assert again.attrs["outcomes"] == {}
+
+
+def test_an_interrupted_study_resumes_and_ends_as_an_uninterrupted_one(reference, world, tmp_path,
+                                                                       monkeypatch):
+    store = Store(tmp_path)
+    real = runner_mod.train_run
+    calls = []
+
+    def killed_in_second_run(spec, *args, **kwargs):
+        calls.append(spec.key)
+        if len(calls) == 2:  # the process dies in the second epoch of its second run
+            def die(key, epoch, epochs):
+                if epoch == 1:
+                    raise KeyboardInterrupt
+            return real(spec, *args[:4], on_epoch=die)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(runner_mod, "train_run", killed_in_second_run)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(TINY, "quick", store, jobs=1, threads=1, data_root=world, progress=False)
+    monkeypatch.setattr(runner_mod, "train_run", real)
+    status = {s.spec.key: s.status for s in study_states(TINY, "quick", store)}
+    assert status == {"t4/seed0": RunStatus.DONE, "t4/seed1": RunStatus.PARTIAL,
+                      "t1/seed0": RunStatus.MISSING, "t1/seed1": RunStatus.MISSING}
+    frame = run_study(TINY, "quick", store, jobs=1, threads=1, data_root=world, progress=False)
+    assert set(frame.attrs["outcomes"]) == {"t4/seed1", "t1/seed0", "t1/seed1"}
+    ref = _sorted(reference[1])
+    got = _sorted(frame)
+    np.testing.assert_array_equal(got[METRICS].to_numpy(), ref[METRICS].to_numpy())
+
+
+def test_two_jobs_give_the_results_of_one(reference, world, tmp_path):
+    frame = run_study(TINY, "quick", Store(tmp_path), jobs=2, threads=1, data_root=world,
+                      progress=False)
+    assert len(frame.attrs["outcomes"]) == 4
+    np.testing.assert_array_equal(_sorted(frame)[METRICS].to_numpy(),
+                                  _sorted(reference[1])[METRICS].to_numpy())
+
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    from osnet_lib.experiments import Arm, Store, Study, run_study
+    study = Study("tiny", "a test", arms=(Arm("t4"), Arm("t1", options={"T": 1})),
+                  recipe="scratch", source="market", targets=("market", "duke"), seeds=(0, 1))
+    frame = run_study(study, "quick", Store(sys.argv[1]), jobs=1, threads=1,
+                      data_root=sys.argv[2], progress=False)
+    print(json.dumps(frame.attrs["outcomes"]))
+""")
+
+
+def test_two_processes_sharing_a_store_train_each_run_once(world, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    store = tmp_path / "store"
+    procs = [subprocess.Popen([sys.executable, str(script), str(store), str(world)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+             for _ in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    trained = [k for o in outs for k, v in o.items() if v == "trained"]
+    assert sorted(trained) == sorted(r.key for r in TINY.runs("quick"))  # each exactly once
+    frame = load_study(TINY, "quick", Store(store), data_root=world)
+    assert len(frame) == 8
+
+
+# -- stale runs and bad stores ------------------------------------------------------------------------
+def test_a_run_whose_recipe_or_code_changed_is_stale_and_not_reused(reference, world, tmp_path,
+                                                                    monkeypatch, caplog):
+    store = Store(tmp_path / "store")
+    shutil.copytree(reference[0].root, store.root)
+    changed = Study("tiny", "a test", arms=TINY.arms, recipe="scratch", source="market",
+                    targets=("market", "duke"), seeds=(0, 1), recipe_overrides={"lr": 0.01})
+    states = study_states(changed, "quick", store)
+    assert {s.status for s in states} == {RunStatus.STALE}
+    assert states[0].detail == "changed: recipe"
+    with caplog.at_level("WARNING"):
+        frame = load_study(changed, "quick", store)
+    assert frame.empty and "4 stale run(s)" in caplog.text and "--retrain-stale" in caplog.text
+    with pytest.raises(StoreError, match="stale"):
+        load_study(changed, "quick", store, stale="error")
+    # a change of the code that shapes training makes every run stale, too
+    monkeypatch.setattr(study_mod, "code_fingerprint", lambda: "0" * 16)
+    assert {s.detail for s in study_states(TINY, "quick", store)} == {"changed: code"}
+    # retrained only on request, one arm here
+    frame = run_study(TINY, "quick", store, jobs=1, arms=["t1"], seeds=[0], data_root=world,
+                      retrain_stale=True, progress=False)
+    assert frame.attrs["outcomes"] == {"t1/seed0": "trained"}
+    assert len(frame) == 2
+
+
+def test_a_store_written_by_another_profile_is_refused(reference, tmp_path):
+    store = Store(tmp_path / "store")
+    shutil.copytree(reference[0].root / "quick", store.root / "cpu")
+    with pytest.raises(StoreError, match="written by profile 'quick'.*'cpu' folder"):
+        study_states(TINY, "cpu", store)
+    with pytest.raises(StoreError, match="is the 'cpu' folder of a store"):
+        Store(store.root / "cpu")
+
+
+def test_a_corrupt_results_file_is_named(reference, tmp_path):
+    store = Store(tmp_path / "store")
+    shutil.copytree(reference[0].root, store.root)
+    spec = TINY.runs("quick")[1]
+    path = store.run_dir(spec) / "results.json"
+    path.write_text('{"metrics": {"market": ')
+    with pytest.raises(StoreError, match=f"{path}.* is corrupt"):
+        load_study(TINY, "quick", store)
+    path.write_text('{"metrics": {"market": {"rank1": 0.5}}}')
+    with pytest.raises(StoreError, match="no rank-1 and mAP on 'market'"):
+        load_study(TINY, "quick", store)
+
+
+def test_verdicts_are_read_from_the_store(reference):
+    from osnet_lib.experiments import Claim, verdict
+
+    store, frame = reference
+    claim = Claim("tiny-omni", "tiny", ("t4", "t1"), target="duke", paper=(57.1, 43.3))
+    v = verdict(claim, "quick", store, study=TINY)
+    (c,) = v.comparisons
+    assert v.target == "duke" and c.seeds == (0, 1) and c.method.startswith("paired bootstrap")
+    duke = frame[frame.target == "duke"].set_index(["arm", "seed"])["rank1"]
+    expected = np.mean([100 * (duke["t4", s] - duke["t1", s]) for s in (0, 1)])
+    assert c.mean == pytest.approx(expected) and c.low <= c.mean <= c.high
+    assert c.paper_difference == pytest.approx(13.8)
+    assert v.verdict == c.verdict and "tiny-omni" in v.summary()
+    with pytest.raises(ValueError, match="study 'tiny' has no arm 't2'"):
+        verdict(Claim("x", "tiny", ("t4", "t2")), "quick", store, study=TINY)
+    with pytest.raises(ValueError, match=r"no finished run of arm\(s\) \['t4', 't1'\]"):
+        verdict(claim, "quick", Store(store.root / "empty"), study=TINY)
+
+
+def test_the_study_command_lists_and_reports(tmp_path, capsys):
+    from osnet_lib.__main__ import main
+
+    assert main(["study", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "table5" in out and "Table 5" in out and "table5-omni-vs-single" in out
+    assert main(["study", "status", "table5", "--profile", "quick", "--store",
+                 str(tmp_path), "--arms", "model1", "model9"]) == 0
+    out = capsys.readouterr().out
+    assert "model9/seed1" in out and "4 missing of 4 runs" in out
