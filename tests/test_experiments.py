@@ -99,7 +99,7 @@ def test_bad_studies_arms_and_options_are_refused_by_name():
         run_study(TINY, "quick", jobs=0)
 
 
-# -- running and resuming ---------------------------------------------------------------------------
+# -- running and resuming -------------------------------------------------------------------
 def test_the_store_holds_every_run_with_its_files(reference):
     store, frame = reference
     assert len(frame) == 4 * 2  # runs x targets
@@ -187,7 +187,7 @@ def test_two_processes_sharing_a_store_train_each_run_once(world, tmp_path):
     assert len(frame) == 8
 
 
-# -- stale runs and bad stores ------------------------------------------------------------------------
+# -- stale runs and bad stores --------------------------------------------------------------
 def test_a_run_whose_recipe_or_code_changed_is_stale_and_not_reused(reference, world, tmp_path,
                                                                     monkeypatch, caplog):
     store = Store(tmp_path / "store")

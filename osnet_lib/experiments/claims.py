@@ -84,7 +84,7 @@ class Claim:
     @property
     def pairs(self) -> list[tuple[str, str]]:
         """The adjacent (better, worse) pairs of the ordering."""
-        return list(zip(self.order[:-1], self.order[1:]))
+        return list(zip(self.order[:-1], self.order[1:], strict=True))
 
 
 @dataclass(frozen=True)

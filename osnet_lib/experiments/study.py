@@ -167,7 +167,8 @@ class Study:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"study {self.name!r}: arm names {dup} repeat")
-        for domain in (self.source, *self.targets, *(t for a in self.arms for t in a.targets or ())):
+        arm_targets = [t for a in self.arms for t in a.targets or ()]
+        for domain in (self.source, *self.targets, *arm_targets):
             _check_domain(domain)
         for arm in self.arms:
             if arm.genotype_from is not None:
@@ -324,8 +325,9 @@ def _digest(obj: Any) -> str:
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        first = body[0] if isinstance(body, list) and body else None
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
             node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
     return tree
 
