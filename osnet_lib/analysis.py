@@ -287,11 +287,11 @@ def gradient_receptive_field(
 
 # -- Sec. 3.2, Eq. 3: the aggregation gate by hand -------------------------------------------
 def stream_outputs(block: OSBlock, x: torch.Tensor) -> list[torch.Tensor]:
-    """The stream outputs ``x^t = F^t(conv1(x))``, t = 1..T, of an OS block (Eq. 3)."""
+    """The stream outputs ``x^t = F^t(conv1(x))``, t = 1..T, of an OS block (Eq. 3), as the
+    block computes them (:meth:`osnet_lib.blocks.OSBlock.stream_outputs`)."""
     if not isinstance(block, OSBlock):
         raise TypeError(f"expected an OSBlock, got {type(block).__name__}")
-    x1 = block.conv1(x)
-    return [stream(x1) for stream in block.streams]
+    return block.stream_outputs(x)
 
 
 def manual_gate(gate: AggregationGate, x: torch.Tensor) -> torch.Tensor:

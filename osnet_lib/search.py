@@ -96,17 +96,37 @@ class MixedBlock(nn.Module):
 
     def candidates(self, x: torch.Tensor,
                    which: Sequence[str] = IN_CANDIDATES) -> dict[str, torch.Tensor]:
-        """The outputs of the candidates of Fig. 5 (all four by default) for input x; the OS
-        residual is computed once and shared."""
+        """The outputs of the candidates of Fig. 5 (all four by default) for input x, each
+        ``(N, out_channels, H, W)``. The OS residual is computed once, by the shared
+        :class:`~osnet_lib.blocks.OSBlock`'s own pieces, and each candidate adds its IN layers:
+        IN_in on the last 1x1 convolution before its BatchNorm, IN_out after the addition."""
         b = self.os
-        conv = b.conv3.conv(b.fuse([stream(b.conv1(x)) for stream in b.streams]))
-        identity = x if b.downsample is None else b.downsample(x)
+        conv_out = b.residual(x, before_norm=True)
+        identity = b.shortcut(x)
         out = {}
         for c in which:
-            residual = self.in_inner[c](conv) if c in self.in_inner else b.conv3.norm(conv)
-            y = identity + residual
-            out[c] = F.relu(self.in_outer[c](y) if c in self.in_outer else y)
+            residual = (self.in_inner[c](conv_out) if c in self.in_inner
+                        else b.normalise_residual(conv_out))
+            out[c] = b.merge(identity, residual,
+                             self.in_outer[c] if c in self.in_outer else None)
         return out
+
+    def candidate_state_dict(self, candidate: str) -> dict[str, torch.Tensor]:
+        """The weights of ``candidate`` as the state dict of an
+        ``OSBlock(in_channels, out_channels, options, instance_norm=candidate)``: the shared OS
+        residual plus that candidate's IN layers (the IN_in candidates have no BatchNorm after
+        the last 1x1 convolution)."""
+        if candidate not in IN_CANDIDATES:
+            raise ValueError(f"unknown candidate {candidate!r}; expected one of {IN_CANDIDATES}")
+        state = dict(self.os.state_dict())
+        if candidate in self.in_inner:
+            state = {k: v for k, v in state.items() if not k.startswith("conv3.norm.")}
+            state.update({f"in_inner.{k}": v
+                          for k, v in self.in_inner[candidate].state_dict().items()})
+        if candidate in self.in_outer:
+            state.update({f"in_outer.{k}": v
+                          for k, v in self.in_outer[candidate].state_dict().items()})
+        return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = self.alpha()
@@ -179,27 +199,14 @@ def derive_child(supernet: SuperNet, num_classes: int = 0, inherit_weights: bool
 
 
 def _child_state(supernet: SuperNet, child: OSNet) -> dict[str, torch.Tensor]:
+    """The supernet's weights under the child's names: every block's chosen candidate
+    (:meth:`MixedBlock.candidate_state_dict`), and the layers outside the blocks as they are."""
     source = supernet.state_dict()
     target = child.state_dict()
-    out = {}
-    chosen = dict(zip(block_names(), supernet.derived_genotype().blocks))
-    for key in target:
-        block = next((b for b in block_names() if key.startswith(b + ".")), None)
-        if block is None:
-            if key in source and source[key].shape == target[key].shape:
-                out[key] = source[key]
-            continue
-        rest = key[len(block) + 1:]
-        c = chosen[block]
-        if rest.startswith("in_inner."):
-            src = f"{block}.in_inner.{c}.{rest[len('in_inner.'):]}"
-        elif rest.startswith("in_outer."):
-            src = f"{block}.in_outer.{c}.{rest[len('in_outer.'):]}"
-        else:
-            src = f"{block}.os.{rest}"
-        if src in source and source[src].shape == target[key].shape:
-            out[key] = source[src]
-    return out
+    for name, c in zip(block_names(), supernet.derived_genotype().blocks):
+        block_state = supernet.get_submodule(name).candidate_state_dict(c)
+        source.update({f"{name}.{k}": v for k, v in block_state.items()})
+    return {k: source[k] for k in target if k in source and source[k].shape == target[k].shape}
 
 
 class SearchTrainer(Trainer):
