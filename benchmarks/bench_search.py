@@ -38,7 +38,7 @@ import matplotlib
 
 from osnet_lib.data import build_dataset
 from osnet_lib.engine import Trainer
-from osnet_lib.models import Genotype
+from osnet_lib.models import Genotype, model_name, parse_model_name
 from osnet_lib.provenance import write_json_atomic
 from osnet_lib.recipes import get_recipe
 from osnet_lib.search import plot_arch_history, run_search
@@ -80,12 +80,12 @@ def _arm_options(arm: str, out: Path) -> tuple[str, dict[str, Any]]:
 
 def arms_step(args: argparse.Namespace, out: Path, arms: list[str]) -> None:
     base = get_recipe("cross_domain", args.profile, num_workers=args.num_workers)
-    width = base.model.rsplit("_x", 1)[1]  # the profile's width, e.g. "0_25"
+    width = parse_model_name(base.model).width  # the profile's width, e.g. "x0_25"
     source = build_dataset("synthetic", args.data_root, domain=args.source)
     targets = _datasets(args.data_root, args.targets)
     for arm in arms:
         family, options = _arm_options(arm, out)
-        overrides = {"model": f"{family}_x{width}"}
+        overrides = {"model": model_name(family, width)}
         if not base.pretrained:
             overrides["fixbase_epochs"] = 0
         recipe = base.replace(**overrides)

@@ -37,7 +37,8 @@ from torch.nn import functional as F
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.data import ReIDDataset
 from osnet_lib.engine import Trainer
-from osnet_lib.models import FEATURE_DIM, Genotype, OSNet, block_names, build_model, get_model_spec
+from osnet_lib.models import (FEATURE_DIM, Genotype, OSNet, block_names, build_model, model_name,
+                              parse_model_name)
 from osnet_lib.provenance import write_json_atomic
 from osnet_lib.recipes import Recipe
 
@@ -177,11 +178,12 @@ class SuperNet(OSNet):
 
 def build_supernet(model: str = "osnet_x1_0", num_classes: int = 0,
                    **options: Any) -> SuperNet:
-    """The supernet at the width of a registered OSNet name (e.g. ``"osnet_x0_25"``)."""
-    spec = get_model_spec(model)
+    """The supernet at the width of a registered model name (e.g. ``"osnet_x0_25"``; the
+    family is not used: the supernet searches where instance normalisation goes)."""
+    width_mult = parse_model_name(model).width_mult
     feature_dim = options.pop("feature_dim", FEATURE_DIM)
     # the genotype argument fixes what is not searched: the stem's InstanceNorm
-    return SuperNet(num_classes, spec.width_mult, BlockOptions(**options),
+    return SuperNet(num_classes, width_mult, BlockOptions(**options),
                     Genotype(conv1_in=True), feature_dim, block=MixedBlock)
 
 
@@ -189,8 +191,7 @@ def derive_child(supernet: SuperNet, num_classes: int = 0, inherit_weights: bool
                  name: str | None = None) -> OSNet:
     """Build the derived network through the registry. With ``inherit_weights`` the child starts
     from the supernet's weights of the chosen candidates (the paper retrains it instead)."""
-    name = name or next(n for n in ("osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25")
-                        if get_model_spec(n).width_mult == supernet.width_mult)
+    name = name or model_name("osnet", supernet.width_mult)
     options = {f: getattr(supernet.block_options, f) for f in BlockOptions.field_names()}
     child = build_model(name, num_classes, genotype=supernet.derived_genotype(), **options)
     if inherit_weights:
