@@ -41,7 +41,7 @@ class Profile:
         name: ``quick``, ``cpu`` or ``paper``.
         purpose: one line for a reader.
         world: the size of the synthetic world used under this profile (a key of
-            :data:`osnet_lib.synthetic.PROFILES`); real datasets ignore it.
+            :data:`osnet_lib.synthetic.WORLD_SIZES`); real datasets ignore it.
         model_width: the width every recipe's model is scaled to, as in a model name
             (``"x0_25"``, a key of :data:`osnet_lib.models.WIDTHS`), or None to keep the
             paper's model.
