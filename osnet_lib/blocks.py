@@ -21,7 +21,7 @@ Table 5 as options (model number: options)::
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import torch
 from torch import nn
@@ -31,17 +31,12 @@ from osnet_lib.layers import AggregationGate, ConvNormAct, LiteConv3x3, StaticGa
 
 ConvKind = Literal["lite", "lite_dw_pw", "full"]
 Fusion = Literal["gate", "static", "concat", "add"]
+GateSharing = Literal["unified", "separate"]
+GateGranularity = Literal["channel", "stream"]
 INPlacement = Literal["none", "in", "out", "in_out"]
 
 #: The four candidates of the search space (Fig. 5a-d), in the paper's order.
-IN_CANDIDATES: tuple[str, ...] = ("none", "in", "out", "in_out")
-
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "conv": ("lite", "lite_dw_pw", "full"),
-    "fusion": ("gate", "static", "concat", "add"),
-    "gate_sharing": ("unified", "separate"),
-    "gate_granularity": ("channel", "stream"),
-}
+IN_CANDIDATES: tuple[str, ...] = get_args(INPlacement)
 
 
 @dataclass(frozen=True)
@@ -74,16 +69,16 @@ class BlockOptions:
     conv: ConvKind = "lite"
     same_depth: int | None = None
     fusion: Fusion = "gate"
-    gate_sharing: Literal["unified", "separate"] = "unified"
-    gate_granularity: Literal["channel", "stream"] = "channel"
+    gate_sharing: GateSharing = "unified"
+    gate_granularity: GateGranularity = "channel"
     gate_reduction: int = 16
     bottleneck_reduction: int = 4
 
     def __post_init__(self) -> None:
-        for name, valid in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in valid:
-                raise ValueError(f"{name}={value!r} is not valid; expected one of {valid}")
+        for f in dataclasses.fields(self):  # a choice's valid values are those of its Literal
+            if get_origin(f.type) is Literal and getattr(self, f.name) not in get_args(f.type):
+                raise ValueError(f"{f.name}={getattr(self, f.name)!r} is not valid; expected one "
+                                 f"of {get_args(f.type)}")
         for name in ("T", "gate_reduction", "bottleneck_reduction"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -44,13 +44,28 @@ from osnet_lib.recipes import Recipe
 
 log = logging.getLogger(__name__)
 
+#: How a mixed block weighs its candidates: a Gumbel-softmax sample (training), the argmax of
+#: pi (the derived network) or softmax(pi) (the expectation).
+MODES: tuple[str, ...] = ("sample", "argmax", "softmax")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    return mode
+
+
+def _check_temperature(temperature: float) -> float:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return float(temperature)
+
 
 def gumbel_softmax(logits: torch.Tensor, temperature: float,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Eq. 8: a relaxed one-hot sample from the categorical distribution ``softmax(logits)``
     (Eq. 7) at temperature ``temperature``; differentiable in ``logits``."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    _check_temperature(temperature)
     u = torch.rand(logits.shape, generator=generator, device=logits.device,
                    dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10)
     z = -torch.log(-torch.log(u))
@@ -87,13 +102,14 @@ class MixedBlock(nn.Module):
         return self.os.gates
 
     def alpha(self) -> torch.Tensor:
+        """The weights of the candidates, ``(4,)`` in the order of IN_CANDIDATES, as
+        :attr:`mode` says."""
+        _check_mode(self.mode)
         if self.mode == "sample":
             return gumbel_softmax(self.pi, self.temperature)
         if self.mode == "argmax":
             return F.one_hot(self.pi.argmax(), len(IN_CANDIDATES)).to(self.pi.dtype)
-        if self.mode == "softmax":
-            return F.softmax(self.pi, dim=0)
-        raise ValueError(f"unknown mode {self.mode!r}; expected sample, argmax or softmax")
+        return F.softmax(self.pi, dim=0)
 
     def candidates(self, x: torch.Tensor,
                    which: Sequence[str] = IN_CANDIDATES) -> dict[str, torch.Tensor]:
@@ -154,14 +170,12 @@ class SuperNet(OSNet):
         return {f"{name}.pi" for name in block_names()}
 
     def set_temperature(self, temperature: float) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        temperature = _check_temperature(temperature)
         for b in self.mixed_blocks().values():
-            b.temperature = float(temperature)
+            b.temperature = temperature
 
     def set_mode(self, mode: str) -> None:
-        if mode not in ("sample", "argmax", "softmax"):
-            raise ValueError(f"unknown mode {mode!r}; expected sample, argmax or softmax")
+        _check_mode(mode)
         for b in self.mixed_blocks().values():
             b.mode = mode
 
@@ -346,5 +360,5 @@ def run_search(recipe: Recipe, train_set: ReIDDataset, targets: Mapping[str, ReI
     return summary
 
 
-__all__ = ["MixedBlock", "SearchTrainer", "SuperNet", "build_supernet", "derive_child",
+__all__ = ["MODES", "MixedBlock", "SearchTrainer", "SuperNet", "build_supernet", "derive_child",
            "gumbel_softmax", "plot_arch_history", "run_search", "select_run"]
