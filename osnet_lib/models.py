@@ -409,8 +409,11 @@ def parse_model_name(name: str) -> ModelName:
     ``parse_model_name("osnet_ain_x0_25") == ModelName("osnet_ain", "x0_25", 0.25)``.
 
     Raises:
+        TypeError: ``name`` is not a string.
         ValueError: an unknown name, with the close matches and the valid names.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"a model name is a string such as 'osnet_x1_0', got {name!r}")
     if name not in _NAMES:
         raise _unknown("model", name, list_models())
     return _NAMES[name]

@@ -256,3 +256,5 @@ def test_unknown_name_parts_raise_with_close_matches():
         model_name("osnet", "x0_3")
     with pytest.raises(ValueError, match="width multiplier 0.3"):
         model_name("osnet", 0.3)
+    with pytest.raises(TypeError, match="a model name is a string"):
+        parse_model_name(["osnet", "x1_0"])
