@@ -1,6 +1,6 @@
 """Generate the synthetic re-ID world and print its statistics.
 
-Usage: python data_scripts/make_synthetic.py --root DIR [--profile quick|cpu] [--seed 0]
+Usage: python data_scripts/make_synthetic.py --root DIR [--profile quick|cpu|paper] [--seed 0]
        [--domains market duke msmt cuhk03] [--num-workers 2] [--num-ids N] [--images-per-id K]
        [--image-size H W]
 """
@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from osnet_lib.synthetic import DOMAINS, generate_world, list_domains, list_profiles
+from osnet_lib.recipes import PROFILE_TABLE
+from osnet_lib.synthetic import DOMAINS, generate_world, list_domains, world_size
 from osnet_lib.synthetic.writer import GROUND_TRUTH_DIR, SPLITS
 
 DESCRIPTION = (
@@ -33,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--root", required=True, type=Path, help="folder to write the world into")
-    p.add_argument("--profile", default="quick", choices=list_profiles(),
-                   help="sizes: quick (seconds, for CI) or cpu (the book's experiments)")
+    sizes = ", ".join(f"{name}: {world_size(name)}" for name in PROFILE_TABLE)
+    p.add_argument("--profile", default="quick", choices=list(PROFILE_TABLE),
+                   help=f"the book's profile; it picks the world size ({sizes})")
     p.add_argument("--seed", type=int, default=0, help="world seed (same seed, same files)")
     p.add_argument("--domains", nargs="+", default=None, metavar="DOMAIN",
                    help=f"domains to generate (default: all of {list_domains()})")

@@ -28,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from osnet_lib.blocks import OSBlock
 from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from osnet_lib.layers import AggregationGate, LiteConv3x3
+from osnet_lib.models import STAGES
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -287,11 +288,11 @@ def gradient_receptive_field(
 
 # -- Sec. 3.2, Eq. 3: the aggregation gate by hand -------------------------------------------
 def stream_outputs(block: OSBlock, x: torch.Tensor) -> list[torch.Tensor]:
-    """The stream outputs ``x^t = F^t(conv1(x))``, t = 1..T, of an OS block (Eq. 3)."""
+    """The stream outputs ``x^t = F^t(conv1(x))``, t = 1..T, of an OS block (Eq. 3), as the
+    block computes them (:meth:`osnet_lib.blocks.OSBlock.stream_outputs`)."""
     if not isinstance(block, OSBlock):
         raise TypeError(f"expected an OSBlock, got {type(block).__name__}")
-    x1 = block.conv1(x)
-    return [stream(x1) for stream in block.streams]
+    return block.stream_outputs(x)
 
 
 def manual_gate(gate: AggregationGate, x: torch.Tensor) -> torch.Tensor:
@@ -338,13 +339,32 @@ def gate_statistics(gates: torch.Tensor) -> dict[str, Any]:
 
 
 # -- Table 1 -----------------------------------------------------------------------------------
-_STAGE_MODULES: tuple[tuple[str, str], ...] = (
-    ("conv1", "conv1"), ("pool", "maxpool"), ("conv2", "conv2"),
-    ("transition2 (1x1 conv)", "transition2.conv"), ("transition2 (avg pool)", "transition2.pool"),
-    ("conv3", "conv3"),
-    ("transition3 (1x1 conv)", "transition3.conv"), ("transition3 (avg pool)", "transition3.pool"),
-    ("conv4", "conv4"), ("conv5", "conv5"), ("gap", "global_avgpool"), ("fc", "fc"),
-)
+def _trunk() -> tuple[str, ...]:
+    """The modules of Table 1's trunk in forward order, read from :data:`osnet_lib.models.STAGES`:
+    the stem, each stage of OS blocks and its transition, then conv5."""
+    names = ["conv1", "maxpool"]
+    for stage, _, _, transition in STAGES:
+        names += [stage, "transition" + stage[-1]] if transition else [stage]
+    return (*names, "conv5")
+
+
+#: The trunk of Table 1 in order: the modules :func:`forward_until` runs through.
+_TRUNK: tuple[str, ...] = _trunk()
+
+
+def _stage_modules() -> tuple[tuple[str, str], ...]:
+    """Every row of Table 1 that :func:`stage_shapes` reports, as (label, module path): the
+    trunk, with each transition's 1x1 convolution and pooling apart, then the head."""
+    rows = []
+    for name in _TRUNK:
+        if name.startswith("transition"):
+            rows += [(f"{name} (1x1 conv)", f"{name}.conv"), (f"{name} (avg pool)", f"{name}.pool")]
+        else:
+            rows.append(("pool" if name == "maxpool" else name, name))
+    return (*rows, ("gap", "global_avgpool"), ("fc", "fc"))
+
+
+_STAGE_MODULES: tuple[tuple[str, str], ...] = _stage_modules()
 
 
 def stage_shapes(model: "OSNet", input_size: Sequence[int] = (256, 128)
@@ -378,11 +398,6 @@ def stage_shapes(model: "OSNet", input_size: Sequence[int] = (256, 128)
     return [(label, shapes[label]) for label, _ in _STAGE_MODULES]
 
 
-#: The trunk of Table 1 in order: the modules :func:`forward_until` runs through.
-_TRUNK: tuple[str, ...] = ("conv1", "maxpool", "conv2", "transition2", "conv3", "transition3",
-                           "conv4", "conv5")
-
-
 def forward_until(model: "OSNet", stage: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function that runs ``model`` from its input up to and including ``stage`` (one of
     ``conv1``, ``maxpool``, ``conv2``, ``transition2``, ``conv3``, ``transition3``, ``conv4``,
@@ -400,8 +415,6 @@ def forward_until(model: "OSNet", stage: str) -> Callable[[torch.Tensor], torch.
 
 
 # -- inputs ------------------------------------------------------------------------------------
-#: The ImageNet channel statistics with which the authors' networks normalise their inputs.
-
 
 def _blur(img: np.ndarray, passes: int) -> np.ndarray:
     for _ in range(passes):

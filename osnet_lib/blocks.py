@@ -21,7 +21,7 @@ Table 5 as options (model number: options)::
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
 import torch
 from torch import nn
@@ -31,17 +31,12 @@ from osnet_lib.layers import AggregationGate, ConvNormAct, LiteConv3x3, StaticGa
 
 ConvKind = Literal["lite", "lite_dw_pw", "full"]
 Fusion = Literal["gate", "static", "concat", "add"]
+GateSharing = Literal["unified", "separate"]
+GateGranularity = Literal["channel", "stream"]
 INPlacement = Literal["none", "in", "out", "in_out"]
 
 #: The four candidates of the search space (Fig. 5a-d), in the paper's order.
-IN_CANDIDATES: tuple[str, ...] = ("none", "in", "out", "in_out")
-
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "conv": ("lite", "lite_dw_pw", "full"),
-    "fusion": ("gate", "static", "concat", "add"),
-    "gate_sharing": ("unified", "separate"),
-    "gate_granularity": ("channel", "stream"),
-}
+IN_CANDIDATES: tuple[str, ...] = get_args(INPlacement)
 
 
 @dataclass(frozen=True)
@@ -74,16 +69,16 @@ class BlockOptions:
     conv: ConvKind = "lite"
     same_depth: int | None = None
     fusion: Fusion = "gate"
-    gate_sharing: Literal["unified", "separate"] = "unified"
-    gate_granularity: Literal["channel", "stream"] = "channel"
+    gate_sharing: GateSharing = "unified"
+    gate_granularity: GateGranularity = "channel"
     gate_reduction: int = 16
     bottleneck_reduction: int = 4
 
     def __post_init__(self) -> None:
-        for name, valid in _CHOICES.items():
-            value = getattr(self, name)
-            if value not in valid:
-                raise ValueError(f"{name}={value!r} is not valid; expected one of {valid}")
+        for f in dataclasses.fields(self):  # a choice's valid values are those of its Literal
+            if get_origin(f.type) is Literal and getattr(self, f.name) not in get_args(f.type):
+                raise ValueError(f"{f.name}={getattr(self, f.name)!r} is not valid; expected one "
+                                 f"of {get_args(f.type)}")
         for name in ("T", "gate_reduction", "bottleneck_reduction"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -131,6 +126,11 @@ class OSBlock(nn.Module):
       released OSNet-AIN).
     - ``"out"``: OS+IN_out, IN after the addition, before the ReLU (Fig. 5c).
     - ``"in_out"``: OS+IN_in-out, both (Fig. 5d).
+
+    The forward pass is ``merge(shortcut(x), residual(x), in_outer)``; code that needs the
+    block's pieces (the search's supernet, the analysis of streams) calls these public methods
+    (:meth:`stream_outputs`, :meth:`fuse`, :meth:`residual`, :meth:`shortcut`, :meth:`merge`)
+    instead of re-implementing the forward pass.
 
     Shapes: input ``(N, in_channels, H, W)``, output ``(N, out_channels, H, W)``.
     """
@@ -192,8 +192,16 @@ class OSBlock(nn.Module):
             else None
         )
 
+    # -- the block's pieces: forward() is merge(shortcut(x), residual(x)) ------------------------
+    def stream_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stream outputs ``x^t = F^t(conv1(x))``, t = 1..T (Eq. 3), each
+        ``(N, mid, H, W)`` with ``mid = out_channels // bottleneck_reduction``."""
+        x1 = self.conv1(x)
+        return [stream(x1) for stream in self.streams]
+
     def fuse(self, streams: list[torch.Tensor]) -> torch.Tensor:
-        """Combine the stream outputs x^t into one tensor (Eq. 3, or a Table 5 baseline)."""
+        """Combine the stream outputs x^t into one tensor (Eq. 3, or a Table 5 baseline):
+        ``(N, mid, H, W)``, or ``(N, T * mid, H, W)`` for ``fusion="concat"``."""
         fusion = self.options.fusion
         if fusion == "concat":
             return torch.cat(streams, dim=1)
@@ -206,16 +214,42 @@ class OSBlock(nn.Module):
             self.last_gates = torch.stack([g.flatten(1) for g in gates], dim=1)
         return torch.stack([g * x_t for g, x_t in zip(gates, streams)]).sum(0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x1 = self.conv1(x)
-        residual = self.conv3(self.fuse([stream(x1) for stream in self.streams]))
+    def residual(self, x: torch.Tensor, before_norm: bool = False) -> torch.Tensor:
+        """The residual branch ``x~ = conv3(fuse(x^1..x^T))`` of Eq. 3, ``(N, out_channels, H,
+        W)``: the last (linear) 1x1 convolution followed by its BatchNorm, or by IN_in for the
+        ``"in"`` and ``"in_out"`` candidates (Fig. 5b, 5d).
+
+        With ``before_norm`` the output of that 1x1 convolution is returned before any
+        normalisation; :meth:`normalise_residual` finishes it. The search's IN_in candidates
+        (:class:`osnet_lib.search.MixedBlock`) normalise it with their own IN."""
+        out = self.conv3.conv(self.fuse(self.stream_outputs(x)))
+        return out if before_norm else self.normalise_residual(out)
+
+    def normalise_residual(self, conv_out: torch.Tensor) -> torch.Tensor:
+        """The normalisation after the last 1x1 convolution: IN_in where this block has it (which
+        replaces the BatchNorm), else the BatchNorm."""
         if self.in_inner is not None:
-            residual = self.in_inner(residual)
-        identity = x if self.downsample is None else self.downsample(x)
+            return self.in_inner(conv_out)
+        return self.conv3.norm(conv_out)
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """The identity branch: ``x`` itself, or a linear 1x1 projection (with BatchNorm) when
+        the block changes the number of channels. ``(N, out_channels, H, W)``."""
+        return x if self.downsample is None else self.downsample(x)
+
+    @staticmethod
+    def merge(identity: torch.Tensor, residual: torch.Tensor,
+              in_outer: nn.Module | None = None) -> torch.Tensor:
+        """The residual addition of Eq. 1 and the block's ReLU: ``ReLU(identity + residual)``,
+        with ``in_outer`` (the IN_out of Fig. 5c, 5d; None for the candidates without it) applied
+        between the two. A block merges with its own: ``block.merge(i, r, block.in_outer)``."""
         out = identity + residual
-        if self.in_outer is not None:
-            out = self.in_outer(out)
+        if in_outer is not None:
+            out = in_outer(out)
         return F.relu(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.merge(self.shortcut(x), self.residual(x), self.in_outer)
 
     def extra_repr(self) -> str:
         o = self.options

@@ -72,11 +72,11 @@ def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, float
     and ``mult_adds_m`` (millions, unrounded), and the paper's ``paper_params_m`` and
     ``paper_mult_adds_m``.
     """
-    from osnet_lib.models import build_model
+    from osnet_lib.models import build_model, model_name
     from osnet_lib.paper import GAMMA_INPUT_SIZE, TABLE6
 
-    names = {1.0: "osnet_x1_0", 0.75: "osnet_x0_75", 0.5: "osnet_x0_5", 0.25: "osnet_x0_25"}
-    models = models or {beta: build_model(name) for beta, name in names.items()}
+    models = models or {beta: build_model(model_name("osnet", beta))
+                        for beta in dict.fromkeys(row[0] for row in TABLE6)}
     rows = []
     for beta, params_m, gamma, mult_adds_m, *_ in TABLE6:
         size = GAMMA_INPUT_SIZE[gamma]

@@ -331,12 +331,15 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-_WIDTHS = {"x1_0": 1.0, "x0_75": 0.75, "x0_5": 0.5, "x0_25": 0.25}
+#: The widths of Table 6 as they appear in a model name, with their multiplier beta.
+WIDTHS: dict[str, float] = {"x1_0": 1.0, "x0_75": 0.75, "x0_5": 0.5, "x0_25": 0.25}
 _FAMILIES = {
     "osnet": (OSNET, "OSNet (Table 1, left column)"),
     "osnet_ibn": (OSNET_IBN, "OSNet-IBN: IN in conv1 and conv2 (Sec. 4.2)"),
     "osnet_ain": (OSNET_AIN, "OSNet-AIN: IN where the search put it (Table 1, right column)"),
 }
+#: The model families: where a network uses instance normalisation (its genotype).
+FAMILIES: tuple[str, ...] = tuple(_FAMILIES)
 # Parameters (without classifier) and Mult-Adds at 256x128, as measured by
 # osnet_lib.complexity; tests/test_complexity.py re-measures every entry.
 _MEASURED: dict[str, tuple[int, int]] = {
@@ -354,11 +357,75 @@ _MEASURED: dict[str, tuple[int, int]] = {
     "osnet_ibn_x0_25": (202120, 82314880),
 }
 
+
+def _unknown(what: str, value: Any, valid: Sequence[str]) -> ValueError:
+    """The error for an unknown name: the close matches, then every valid name."""
+    close = difflib.get_close_matches(str(value), valid, n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return ValueError(f"unknown {what} {value!r}.{hint} Valid names: {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """A registered model name split into its parts: ``family`` (``"osnet"``, ``"osnet_ibn"``
+    or ``"osnet_ain"``), ``width`` (``"x0_25"``) and ``width_mult`` (beta, 0.25).
+    :func:`parse_model_name` makes one; :attr:`name` joins it back."""
+
+    family: str
+    width: str
+    width_mult: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}_{self.width}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def model_name(family: str, width: str | float) -> str:
+    """The registered name of ``family`` at ``width``, given as in a name (``"x0_25"``) or as
+    the multiplier beta (``0.25``): ``model_name("osnet_ain", "x0_25") == "osnet_ain_x0_25"``.
+
+    Raises:
+        ValueError: an unknown family or width, with the close matches and the valid ones.
+    """
+    if family not in _FAMILIES:
+        raise _unknown("model family", family, FAMILIES)
+    if isinstance(width, str):
+        if width not in WIDTHS:
+            raise _unknown("model width", width, list(WIDTHS))
+    else:
+        by_mult = {beta: w for w, beta in WIDTHS.items()}
+        if isinstance(width, bool) or width not in by_mult:
+            raise ValueError(f"unknown width multiplier {width!r}; registered models have "
+                             f"{sorted(by_mult)} (names {list(WIDTHS)})")
+        width = by_mult[width]
+    return f"{family}_{width}"
+
+
+def parse_model_name(name: str) -> ModelName:
+    """Split a registered model name into family and width:
+    ``parse_model_name("osnet_ain_x0_25") == ModelName("osnet_ain", "x0_25", 0.25)``.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: an unknown name, with the close matches and the valid names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a model name is a string such as 'osnet_x1_0', got {name!r}")
+    if name not in _NAMES:
+        raise _unknown("model", name, list_models())
+    return _NAMES[name]
+
+
+_NAMES: dict[str, ModelName] = {}
 for _family, (_genotype, _desc) in _FAMILIES.items():
-    for _suffix, _beta in _WIDTHS.items():
-        _name = f"{_family}_{_suffix}"
-        register_model(ModelSpec(_name, _beta, _genotype, f"{_desc}, width x{_beta}",
-                                 *_MEASURED[_name]))
+    for _width, _beta in WIDTHS.items():
+        _parsed = ModelName(_family, _width, _beta)
+        _NAMES[_parsed.name] = _parsed
+        register_model(ModelSpec(_parsed.name, _beta, _genotype, f"{_desc}, width x{_beta}",
+                                 *_MEASURED[_parsed.name]))
 
 _MODEL_OPTIONS = frozenset(BlockOptions.field_names()) | {"genotype", "feature_dim"}
 
@@ -372,9 +439,7 @@ def get_model_spec(name: str) -> ModelSpec:
     """The registry entry of a model name; an unknown name raises a ValueError naming the valid
     ones."""
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} Valid names: {', '.join(list_models())}")
+        raise _unknown("model", name, list_models())
     return _REGISTRY[name]
 
 
@@ -409,7 +474,7 @@ def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet:
 
 
 __all__ = [
-    "FEATURE_DIM", "Genotype", "ModelSpec", "OSNET", "OSNET_AIN", "OSNET_IBN", "OSNet",
-    "OSNetOutput", "block_names", "build_model", "get_model_spec", "list_models",
-    "scale_width", "STAGES",
+    "FAMILIES", "FEATURE_DIM", "Genotype", "ModelName", "ModelSpec", "OSNET", "OSNET_AIN",
+    "OSNET_IBN", "OSNet", "OSNetOutput", "STAGES", "WIDTHS", "block_names", "build_model",
+    "get_model_spec", "list_models", "model_name", "parse_model_name", "scale_width",
 ]

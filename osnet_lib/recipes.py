@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from osnet_lib.models import model_name, parse_model_name
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -39,9 +41,10 @@ class Profile:
         name: ``quick``, ``cpu`` or ``paper``.
         purpose: one line for a reader.
         world: the size of the synthetic world used under this profile (a key of
-            :data:`osnet_lib.synthetic.PROFILES`); real datasets ignore it.
-        model_width: the width multiplier every recipe's model is scaled to (``"x0_25"``), or
-            None to keep the paper's model.
+            :data:`osnet_lib.synthetic.WORLD_SIZES`); real datasets ignore it.
+        model_width: the width every recipe's model is scaled to, as in a model name
+            (``"x0_25"``, a key of :data:`osnet_lib.models.WIDTHS`), or None to keep the
+            paper's model.
         height, width: the input size every recipe is scaled to (None: the paper's).
         batch_size: the largest batch a recipe keeps (None: the paper's).
         epochs: epochs of each named recipe (None: the paper's); milestones, the classifier-only
@@ -245,7 +248,7 @@ def _scaled(recipe: Recipe, profile: str) -> Recipe:
         fixbase_epochs=min(recipe.fixbase_epochs, max(0, round(recipe.fixbase_epochs * factor))),
         temperature_every=max(1, round(recipe.temperature_every * factor)))
     if p.model_width is not None:
-        overrides["model"] = recipe.model.rsplit("_x", 1)[0] + "_" + p.model_width
+        overrides["model"] = model_name(parse_model_name(recipe.model).family, p.model_width)
     if p.height is not None:
         overrides.update(height=p.height, width=p.width)
     if p.batch_size is not None:

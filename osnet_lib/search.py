@@ -37,19 +37,35 @@ from torch.nn import functional as F
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.data import ReIDDataset
 from osnet_lib.engine import Trainer
-from osnet_lib.models import FEATURE_DIM, Genotype, OSNet, block_names, build_model, get_model_spec
+from osnet_lib.models import (FEATURE_DIM, Genotype, OSNet, block_names, build_model, model_name,
+                              parse_model_name)
 from osnet_lib.provenance import write_json_atomic
 from osnet_lib.recipes import Recipe
 
 log = logging.getLogger(__name__)
+
+#: How a mixed block weighs its candidates: a Gumbel-softmax sample (training), the argmax of
+#: pi (the derived network) or softmax(pi) (the expectation).
+MODES: tuple[str, ...] = ("sample", "argmax", "softmax")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    return mode
+
+
+def _check_temperature(temperature: float) -> float:
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    return float(temperature)
 
 
 def gumbel_softmax(logits: torch.Tensor, temperature: float,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Eq. 8: a relaxed one-hot sample from the categorical distribution ``softmax(logits)``
     (Eq. 7) at temperature ``temperature``; differentiable in ``logits``."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    _check_temperature(temperature)
     u = torch.rand(logits.shape, generator=generator, device=logits.device,
                    dtype=logits.dtype).clamp_(1e-10, 1 - 1e-10)
     z = -torch.log(-torch.log(u))
@@ -86,27 +102,48 @@ class MixedBlock(nn.Module):
         return self.os.gates
 
     def alpha(self) -> torch.Tensor:
+        """The weights of the candidates, ``(4,)`` in the order of IN_CANDIDATES, as
+        :attr:`mode` says."""
+        _check_mode(self.mode)
         if self.mode == "sample":
             return gumbel_softmax(self.pi, self.temperature)
         if self.mode == "argmax":
             return F.one_hot(self.pi.argmax(), len(IN_CANDIDATES)).to(self.pi.dtype)
-        if self.mode == "softmax":
-            return F.softmax(self.pi, dim=0)
-        raise ValueError(f"unknown mode {self.mode!r}; expected sample, argmax or softmax")
+        return F.softmax(self.pi, dim=0)
 
     def candidates(self, x: torch.Tensor,
                    which: Sequence[str] = IN_CANDIDATES) -> dict[str, torch.Tensor]:
-        """The outputs of the candidates of Fig. 5 (all four by default) for input x; the OS
-        residual is computed once and shared."""
+        """The outputs of the candidates of Fig. 5 (all four by default) for input x, each
+        ``(N, out_channels, H, W)``. The OS residual is computed once, by the shared
+        :class:`~osnet_lib.blocks.OSBlock`'s own pieces, and each candidate adds its IN layers:
+        IN_in on the last 1x1 convolution before its BatchNorm, IN_out after the addition."""
         b = self.os
-        conv = b.conv3.conv(b.fuse([stream(b.conv1(x)) for stream in b.streams]))
-        identity = x if b.downsample is None else b.downsample(x)
+        conv_out = b.residual(x, before_norm=True)
+        identity = b.shortcut(x)
         out = {}
         for c in which:
-            residual = self.in_inner[c](conv) if c in self.in_inner else b.conv3.norm(conv)
-            y = identity + residual
-            out[c] = F.relu(self.in_outer[c](y) if c in self.in_outer else y)
+            residual = (self.in_inner[c](conv_out) if c in self.in_inner
+                        else b.normalise_residual(conv_out))
+            out[c] = b.merge(identity, residual,
+                             self.in_outer[c] if c in self.in_outer else None)
         return out
+
+    def candidate_state_dict(self, candidate: str) -> dict[str, torch.Tensor]:
+        """The weights of ``candidate`` as the state dict of an
+        ``OSBlock(in_channels, out_channels, options, instance_norm=candidate)``: the shared OS
+        residual plus that candidate's IN layers (the IN_in candidates have no BatchNorm after
+        the last 1x1 convolution)."""
+        if candidate not in IN_CANDIDATES:
+            raise ValueError(f"unknown candidate {candidate!r}; expected one of {IN_CANDIDATES}")
+        state = dict(self.os.state_dict())
+        if candidate in self.in_inner:
+            state = {k: v for k, v in state.items() if not k.startswith("conv3.norm.")}
+            state.update({f"in_inner.{k}": v
+                          for k, v in self.in_inner[candidate].state_dict().items()})
+        if candidate in self.in_outer:
+            state.update({f"in_outer.{k}": v
+                          for k, v in self.in_outer[candidate].state_dict().items()})
+        return state
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         alpha = self.alpha()
@@ -133,14 +170,12 @@ class SuperNet(OSNet):
         return {f"{name}.pi" for name in block_names()}
 
     def set_temperature(self, temperature: float) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        temperature = _check_temperature(temperature)
         for b in self.mixed_blocks().values():
-            b.temperature = float(temperature)
+            b.temperature = temperature
 
     def set_mode(self, mode: str) -> None:
-        if mode not in ("sample", "argmax", "softmax"):
-            raise ValueError(f"unknown mode {mode!r}; expected sample, argmax or softmax")
+        _check_mode(mode)
         for b in self.mixed_blocks().values():
             b.mode = mode
 
@@ -157,11 +192,12 @@ class SuperNet(OSNet):
 
 def build_supernet(model: str = "osnet_x1_0", num_classes: int = 0,
                    **options: Any) -> SuperNet:
-    """The supernet at the width of a registered OSNet name (e.g. ``"osnet_x0_25"``)."""
-    spec = get_model_spec(model)
+    """The supernet at the width of a registered model name (e.g. ``"osnet_x0_25"``; the
+    family is not used: the supernet searches where instance normalisation goes)."""
+    width_mult = parse_model_name(model).width_mult
     feature_dim = options.pop("feature_dim", FEATURE_DIM)
     # the genotype argument fixes what is not searched: the stem's InstanceNorm
-    return SuperNet(num_classes, spec.width_mult, BlockOptions(**options),
+    return SuperNet(num_classes, width_mult, BlockOptions(**options),
                     Genotype(conv1_in=True), feature_dim, block=MixedBlock)
 
 
@@ -169,8 +205,7 @@ def derive_child(supernet: SuperNet, num_classes: int = 0, inherit_weights: bool
                  name: str | None = None) -> OSNet:
     """Build the derived network through the registry. With ``inherit_weights`` the child starts
     from the supernet's weights of the chosen candidates (the paper retrains it instead)."""
-    name = name or next(n for n in ("osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25")
-                        if get_model_spec(n).width_mult == supernet.width_mult)
+    name = name or model_name("osnet", supernet.width_mult)
     options = {f: getattr(supernet.block_options, f) for f in BlockOptions.field_names()}
     child = build_model(name, num_classes, genotype=supernet.derived_genotype(), **options)
     if inherit_weights:
@@ -179,27 +214,14 @@ def derive_child(supernet: SuperNet, num_classes: int = 0, inherit_weights: bool
 
 
 def _child_state(supernet: SuperNet, child: OSNet) -> dict[str, torch.Tensor]:
+    """The supernet's weights under the child's names: every block's chosen candidate
+    (:meth:`MixedBlock.candidate_state_dict`), and the layers outside the blocks as they are."""
     source = supernet.state_dict()
     target = child.state_dict()
-    out = {}
-    chosen = dict(zip(block_names(), supernet.derived_genotype().blocks))
-    for key in target:
-        block = next((b for b in block_names() if key.startswith(b + ".")), None)
-        if block is None:
-            if key in source and source[key].shape == target[key].shape:
-                out[key] = source[key]
-            continue
-        rest = key[len(block) + 1:]
-        c = chosen[block]
-        if rest.startswith("in_inner."):
-            src = f"{block}.in_inner.{c}.{rest[len('in_inner.'):]}"
-        elif rest.startswith("in_outer."):
-            src = f"{block}.in_outer.{c}.{rest[len('in_outer.'):]}"
-        else:
-            src = f"{block}.os.{rest}"
-        if src in source and source[src].shape == target[key].shape:
-            out[key] = source[src]
-    return out
+    for name, c in zip(block_names(), supernet.derived_genotype().blocks):
+        block_state = supernet.get_submodule(name).candidate_state_dict(c)
+        source.update({f"{name}.{k}": v for k, v in block_state.items()})
+    return {k: source[k] for k in target if k in source and source[k].shape == target[k].shape}
 
 
 class SearchTrainer(Trainer):
@@ -338,5 +360,5 @@ def run_search(recipe: Recipe, train_set: ReIDDataset, targets: Mapping[str, ReI
     return summary
 
 
-__all__ = ["MixedBlock", "SearchTrainer", "SuperNet", "build_supernet", "derive_child",
+__all__ = ["MODES", "MixedBlock", "SearchTrainer", "SuperNet", "build_supernet", "derive_child",
            "gumbel_softmax", "plot_arch_history", "run_search", "select_run"]

@@ -1,5 +1,6 @@
-"""Shared fixtures: a tiny Market1501-layout dataset whose identities are learnable, and the
-reader of the book's committed chapter records."""
+"""Shared fixtures: a tiny Market1501-layout dataset whose identities are learnable, the
+reader of the book's committed chapter records, and the block variants that every test of a
+block's pieces sweeps."""
 
 import json
 from pathlib import Path
@@ -63,3 +64,50 @@ def chapter_record(chapter: str, name: str) -> dict:
     data = json.loads(path.read_text())
     assert data["chapter"] == chapter
     return data["results"]
+
+
+def _block_variants() -> dict[str, dict]:
+    from osnet_lib.paper import TABLE5
+
+    variants = {f"table5-{number}": row[-1] for number, row in TABLE5.items()}
+    variants.update({
+        "lite_dw_pw": {"conv": "lite_dw_pw"},
+        "same_depth-2": {"same_depth": 2, "T": 3},
+        "separate-stream-wise": {"gate_sharing": "separate", "gate_granularity": "stream"},
+        "T2-concat": {"T": 2, "fusion": "concat"},
+        "T1-static": {"T": 1, "fusion": "static"},
+        "gate_reduction-4": {"gate_reduction": 4},
+        "bottleneck_reduction-2": {"bottleneck_reduction": 2, "T": 2},
+    })
+    return variants
+
+
+#: BlockOptions keyword sets: every model of Table 5 (T=1..4, full conv, same depth,
+#: concatenation, addition, separate and stream-wise gates, learned-and-fixed gates) and the
+#: remaining options and combinations; tests/test_blocks.py checks that every option of
+#: BlockOptions, and every value of each choice, appears here.
+BLOCK_VARIANTS: dict[str, dict] = _block_variants()
+
+
+def randomise_norms(module, seed: int = 0):
+    """Give every BatchNorm, affine InstanceNorm and learned-and-fixed gate of ``module``
+    random parameters (and BatchNorm random running statistics), so that two computations
+    that differ in any normalisation or gate give different outputs. Returns ``module``."""
+    import torch
+    from torch import nn
+
+    from osnet_lib.layers import StaticGate
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)):
+                if m.weight is not None:
+                    m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=g))
+                if m.running_mean is not None:
+                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=g))
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+            elif isinstance(m, StaticGate):
+                m.logits.copy_(torch.randn(m.logits.shape, generator=g))
+    return module

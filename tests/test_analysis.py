@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from conftest import BLOCK_VARIANTS, randomise_norms  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
@@ -16,7 +17,7 @@ from osnet_lib.analysis import (  # noqa: E402
     gate_statistics, gradient_receptive_field, kernel_params, layer_mult_adds, manual_gate,
     plot_equivalent_kernels, plot_gate_vectors, plot_images, plot_receptive_fields,
     procedural_images, separable_conv_cost, stage_shapes, standard_conv_cost, stream_outputs)
-from osnet_lib.blocks import OSBlock  # noqa: E402
+from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock  # noqa: E402
 from osnet_lib.complexity import count_mult_adds  # noqa: E402
 from osnet_lib.layers import LiteConv3x3  # noqa: E402
 from osnet_lib.paper import TABLE1  # noqa: E402
@@ -205,6 +206,26 @@ def test_manual_gate_and_streams_rebuild_the_block_fusion():
     assert len(streams) == 4
     by_hand = sum(manual_gate(block.gates[0], s)[:, :, None, None] * s for s in streams)
     torch.testing.assert_close(by_hand, block.fuse(streams))
+
+
+@pytest.mark.parametrize("variant", sorted(BLOCK_VARIANTS))
+def test_stream_outputs_are_the_streams_the_block_computes(variant):
+    """stream_outputs gives the tensors that the block's own forward pass feeds into its fusion
+    (read by forward hooks on each stream), for every block variant and IN candidate."""
+    options = BlockOptions(**BLOCK_VARIANTS[variant])
+    x = torch.randn(2, 32, 8, 4)
+    for c in IN_CANDIDATES:
+        torch.manual_seed(0)
+        block = randomise_norms(OSBlock(32, 64, options, c), seed=2).eval()
+        seen = {}
+        for t, stream in enumerate(block.streams):
+            stream.register_forward_hook(lambda m, i, o, t=t: seen.setdefault(t, o))
+        with torch.no_grad():
+            block(x)
+            streams = stream_outputs(block, x)
+        assert len(streams) == options.T == len(seen)
+        for t, s in enumerate(streams):
+            torch.testing.assert_close(s, seen[t])
 
 
 def test_gate_helpers_reject_wrong_types():

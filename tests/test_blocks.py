@@ -1,7 +1,11 @@
 """The omni-scale block (Eq. 1-3, Fig. 4), its Table 5 variants and the IN candidates of Fig. 5."""
 
+import dataclasses
+import typing
+
 import pytest
 import torch
+from conftest import BLOCK_VARIANTS, randomise_norms
 
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.complexity import count_params
@@ -142,3 +146,43 @@ def test_bad_block_arguments_are_named():
         OSBlock(64, 64, instance_norm="before")
     with pytest.raises(ValueError, match="out_channels=30"):
         OSBlock(64, 30)
+
+
+def test_block_variants_cover_every_option_and_choice():
+    """BLOCK_VARIANTS, which the tests of the block's pieces (and of the search's mixed block)
+    sweep, must exercise every field of BlockOptions and every value of every choice: a new
+    option fails here until a variant uses it."""
+    defaults = BlockOptions()
+    for f in dataclasses.fields(BlockOptions):
+        used = {v[f.name] for v in BLOCK_VARIANTS.values() if f.name in v}
+        if typing.get_origin(f.type) is typing.Literal:
+            missing = set(typing.get_args(f.type)) - used - {getattr(defaults, f.name)}
+            assert not missing, f"no block variant uses {f.name}={sorted(missing)}"
+        else:
+            assert used - {getattr(defaults, f.name)}, f"no block variant changes {f.name}"
+    for options in BLOCK_VARIANTS.values():
+        BlockOptions(**options)  # every variant is valid
+
+
+@pytest.mark.parametrize("variant", sorted(BLOCK_VARIANTS))
+def test_forward_is_the_merge_of_the_shortcut_and_the_residual(variant):
+    """The public pieces of the block are what its forward pass computes: the output of the
+    last 1x1 convolution (read by a hook during forward) is ``residual(x, before_norm=True)``,
+    and merging the shortcut with the normalised residual gives the block's output, for every
+    IN candidate."""
+    options = BlockOptions(**BLOCK_VARIANTS[variant])
+    x = torch.randn(2, 32, 8, 4)
+    for c in IN_CANDIDATES:
+        torch.manual_seed(0)
+        block = randomise_norms(OSBlock(32, 64, options, c), seed=1).eval()
+        seen = {}
+        block.conv3.conv.register_forward_hook(lambda m, i, o: seen.setdefault("conv3", o))
+        with torch.no_grad():
+            y = block(x)
+            pre = block.residual(x, before_norm=True)
+            torch.testing.assert_close(pre, seen["conv3"])
+            torch.testing.assert_close(block.normalise_residual(pre), block.residual(x))
+            merged = block.merge(block.shortcut(x), block.normalise_residual(pre), block.in_outer)
+        torch.testing.assert_close(merged, y)
+        assert (block.in_inner is not None) == (c in ("in", "in_out"))
+        assert (block.in_outer is not None) == (c in ("out", "in_out"))

@@ -7,8 +7,9 @@ import torch
 
 from osnet_lib import build_model, list_models
 from osnet_lib.blocks import OSBlock
-from osnet_lib.models import (OSNET_AIN, OSNET_IBN, Genotype, OSNet, block_names,
-                              get_model_spec, scale_width)
+from osnet_lib.models import (FAMILIES, OSNET_AIN, OSNET_IBN, Genotype, ModelName, OSNet,
+                              block_names, get_model_spec, model_name, parse_model_name,
+                              scale_width)
 from osnet_lib.paper import TABLE1, TABLE5
 
 REQUIRED = ["osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25", "osnet_ibn_x1_0",
@@ -230,3 +231,30 @@ def test_osnet_constructor_validates():
         OSNet(num_classes=False)  # a bool is not a class count
     with pytest.raises(ValueError, match="num_classes"):
         OSNet(num_classes=2.5)
+
+
+def test_a_model_name_parses_into_family_and_width_and_back():
+    for name in list_models():
+        parsed = parse_model_name(name)
+        assert parsed.name == str(parsed) == name
+        assert model_name(parsed.family, parsed.width) == name
+        assert model_name(parsed.family, parsed.width_mult) == name
+        assert parsed.width_mult == get_model_spec(name).width_mult
+        assert build_model(name).width_mult == parsed.width_mult
+    assert parse_model_name("osnet_ain_x0_25") == ModelName("osnet_ain", "x0_25", 0.25)
+    assert parse_model_name("osnet_x1_0") == ModelName("osnet", "x1_0", 1.0)
+    assert sorted(FAMILIES) == ["osnet", "osnet_ain", "osnet_ibn"]
+
+
+def test_unknown_name_parts_raise_with_close_matches():
+    with pytest.raises(ValueError, match="Did you mean 'osnet_ain_x0_25'") as err:
+        parse_model_name("osnet_ain_x025")
+    assert "osnet_ibn_x1_0" in str(err.value)  # the valid names follow
+    with pytest.raises(ValueError, match="unknown model family 'osnet_aim'.*'osnet_ain'"):
+        model_name("osnet_aim", "x1_0")
+    with pytest.raises(ValueError, match="unknown model width 'x0_3'.*Valid names: x1_0"):
+        model_name("osnet", "x0_3")
+    with pytest.raises(ValueError, match="width multiplier 0.3"):
+        model_name("osnet", 0.3)
+    with pytest.raises(TypeError, match="a model name is a string"):
+        parse_model_name(["osnet", "x1_0"])

@@ -2,8 +2,9 @@
 
 import pytest
 
+from osnet_lib.models import parse_model_name
 from osnet_lib.paper import RECIPES as PAPER
-from osnet_lib.recipes import Recipe, get_recipe, list_recipes
+from osnet_lib.recipes import PROFILE_TABLE, Recipe, get_recipe, list_recipes
 
 
 @pytest.mark.parametrize("name", ["scratch", "finetune", "search"])
@@ -32,6 +33,17 @@ def test_smaller_profiles_scale_the_schedule():
         assert abs(scaled / cpu.epochs - original / paper.epochs) <= 0.5 / cpu.epochs
     assert (cpu.optimizer, cpu.lr, cpu.augment) == (paper.optimizer, paper.lr, paper.augment)
     assert quick.model == "osnet_x0_25" and get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
+
+
+def test_a_profile_scales_the_width_and_keeps_the_family():
+    """Every recipe at every profile names a registered model of the paper recipe's family,
+    at the profile's width (the paper's width where the profile keeps it)."""
+    for name in list_recipes():
+        paper = parse_model_name(get_recipe(name, "paper").model)
+        for profile, p in PROFILE_TABLE.items():
+            scaled = parse_model_name(get_recipe(name, profile).model)
+            assert scaled.family == paper.family
+            assert scaled.width == (p.model_width or paper.width)
 
 
 def test_temperature_schedule_halves_every_20_epochs_down_to_1_7():

@@ -5,8 +5,9 @@ import time
 
 import pytest
 import torch
+from conftest import BLOCK_VARIANTS, randomise_norms
 
-from osnet_lib.blocks import IN_CANDIDATES, OSBlock
+from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.data import read_market1501_layout
 from osnet_lib.models import Genotype, block_names, build_model
 from osnet_lib.recipes import get_recipe
@@ -54,6 +55,47 @@ def test_mixed_block_candidates_are_the_fig5_blocks():
             state.update({f"in_outer.{k}": v for k, v in mixed.in_outer[c].state_dict().items()})
         block.load_state_dict(state)
         torch.testing.assert_close(outs[c], block(x))
+
+
+@pytest.mark.parametrize("channels", [(32, 64), (64, 64)], ids=["projection", "identity"])
+@pytest.mark.parametrize("variant", sorted(BLOCK_VARIANTS))
+def test_mixed_block_in_argmax_mode_is_the_os_block_of_its_choice(variant, channels):
+    """For every block variant (Table 5 and the other BlockOptions) and every IN candidate, the
+    supernet's mixed block in argmax mode computes what an OSBlock with that instance_norm
+    computes on the same weights (loaded strictly), in training and in evaluation mode; in
+    softmax mode it is the softmax(pi)-weighted sum of those four blocks (Eq. 5)."""
+    options = BlockOptions(**BLOCK_VARIANTS[variant])
+    torch.manual_seed(0)
+    mixed = randomise_norms(MixedBlock(*channels, options), seed=1)
+    x = torch.randn(3, channels[0], 8, 4)
+    blocks = {}
+    for c in IN_CANDIDATES:
+        block = OSBlock(*channels, options, instance_norm=c)
+        block.load_state_dict(mixed.candidate_state_dict(c))  # strict: the same parameters
+        blocks[c] = block
+        mixed.mode = "argmax"
+        with torch.no_grad():
+            mixed.pi.copy_(torch.nn.functional.one_hot(torch.tensor(IN_CANDIDATES.index(c)),
+                                                       len(IN_CANDIDATES)).float())
+        for training in (False, True):
+            mixed.train(training)
+            block.train(training)
+            with torch.no_grad():
+                torch.testing.assert_close(mixed(x), block(x), msg=f"candidate {c}, "
+                                           f"training={training}")
+    mixed.eval().mode = "softmax"
+    for c, block in blocks.items():  # the training passes above moved the running statistics
+        block.load_state_dict(mixed.candidate_state_dict(c))
+    with torch.no_grad():
+        mixed.pi.copy_(torch.randn(len(IN_CANDIDATES)))
+        weights = torch.softmax(mixed.pi, 0)
+        expected = sum(w * blocks[c].eval()(x) for w, c in zip(weights, IN_CANDIDATES))
+        torch.testing.assert_close(mixed(x), expected)
+
+
+def test_candidate_state_dict_rejects_an_unknown_candidate():
+    with pytest.raises(ValueError, match="unknown candidate 'in_in'"):
+        MixedBlock(16, 16).candidate_state_dict("in_in")
 
 
 def test_relaxation_gradient_reaches_pi_and_theta():

@@ -20,6 +20,7 @@ from osnet_lib.synthetic import (
     LOCAL_CUES,
     PART_LABELS,
     SPLITS,
+    WORLD_SIZES,
     contact_sheet,
     generate_world,
     get_domain,
@@ -32,12 +33,18 @@ from osnet_lib.synthetic import (
     render_person,
     resolve_recipe,
     sample_population,
+    world_size,
 )
+from osnet_lib.recipes import PROFILE_TABLE, get_profile
 from osnet_lib.synthetic.figures import domain_sheet
 
 NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.jpg$")
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "make_synthetic.py"
 SMALL = dict(num_ids=6, images_per_id=4, num_distractors=4, num_junk=2)
+#: world.json of the quick world, seed 0, all domains, as the generator wrote it before the world
+#: sizes were read through the book's table of profiles. A deliberate change of the world bumps
+#: GENERATOR_VERSION and replaces this file.
+QUICK_WORLD_JSON = Path(__file__).resolve().parent / "fixtures" / "synthetic_quick_seed0_world.json"
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +93,24 @@ def test_images_have_requested_size(world, tmp_path):
     with Image.open(f) as im:
         assert im.size == (128, 256)
     assert load_part_mask(big / "cuhk03", f).shape == (256, 128)
+
+
+def test_quick_world_json_is_unchanged(world):
+    """The quick world's recipe and statistics are byte-identical to the committed record."""
+    assert (world / "world.json").read_bytes() == QUICK_WORLD_JSON.read_bytes()
+
+
+def test_world_size_comes_from_the_book_profile_table():
+    """Each book profile generates the world size its row of the profile table names; profiles
+    that share a world size (cpu and paper) share the recipe, hence the files."""
+    for name, row in PROFILE_TABLE.items():
+        assert world_size(name) == row.world and row.world in WORLD_SIZES
+        r = resolve_recipe(name, seed=3)
+        assert r["profile"] == get_profile(name).world
+        assert r["sizes"] == {d: vars(s) for d, s in WORLD_SIZES[row.world].items()}
+    assert resolve_recipe("paper", seed=3) == resolve_recipe("cpu", seed=3)
+    with pytest.raises(ValueError, match="unknown profile 'large'.*'quick', 'cpu', 'paper'"):
+        world_size("large")
 
 
 def test_world_json_records_the_recipe(world):
@@ -508,6 +533,13 @@ def test_make_synthetic_script_reports_bad_arguments(tmp_path, script, capsys):
     with pytest.raises(SystemExit) as e:
         script.main(["--root", str(tmp_path), "--profile", "huge"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_make_synthetic_script_takes_every_book_profile(script):
+    parser = script.build_parser()
+    for name in PROFILE_TABLE:
+        assert parser.parse_args(["--root", "w", "--profile", name]).profile == name
+    assert re.search(r"paper:\s+cpu", parser.format_help())
 
 
 def test_make_synthetic_script_runs_standalone():

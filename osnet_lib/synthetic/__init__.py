@@ -27,14 +27,15 @@ from .figures import contact_sheet, domain_sheet
 from .generator import (
     DEFAULT_IMAGE_SIZE,
     GENERATOR_VERSION,
-    PROFILES,
+    WORLD_SIZES,
     RenderedImage,
     WorldSizes,
     generate_world,
-    list_profiles,
+    list_world_sizes,
     plan_domain,
     render_image,
     resolve_recipe,
+    world_size,
 )
 from .people import (
     GLOBAL_CUES,
@@ -58,10 +59,10 @@ from .writer import (
 
 __all__ = [
     "CameraSpec", "COLOURS", "DEFAULT_IMAGE_SIZE", "DOMAINS", "DomainSpec", "GENERATOR_VERSION",
-    "GLOBAL_CUES", "LOCAL_CUES", "NAME_PATTERN", "PART_LABELS", "PART_NAMES", "PROFILES",
-    "PersonSpec", "RenderedImage", "SPLITS", "WorldSizes", "build_cameras", "contact_sheet",
-    "domain_sheet",
-    "generate_world", "get_domain", "list_domains", "list_profiles", "load_ground_truth",
+    "GLOBAL_CUES", "LOCAL_CUES", "NAME_PATTERN", "PART_LABELS", "PART_NAMES",
+    "PersonSpec", "RenderedImage", "SPLITS", "WORLD_SIZES", "WorldSizes", "build_cameras",
+    "contact_sheet", "domain_sheet",
+    "generate_world", "get_domain", "list_domains", "list_world_sizes", "load_ground_truth",
     "load_part_mask", "load_part_masks", "mask_file", "parse_name", "plan_domain", "render_image",
-    "render_person", "resolve_recipe", "sample_person", "sample_population",
+    "render_person", "resolve_recipe", "sample_person", "sample_population", "world_size",
 ]

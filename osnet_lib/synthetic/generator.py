@@ -2,8 +2,10 @@
 
 The world is deterministic: every image has its own ``numpy.random.Generator`` seeded from
 (world seed, domain, split, identity, image), so the files are byte-identical for a seed whatever
-the number of worker processes. Sizes come from a named profile (``quick`` for CI, ``cpu`` for
-the book's experiments on a laptop CPU) and explicit overrides.
+the number of worker processes. Sizes come from the book's profile (``quick`` for CI, ``cpu`` for
+the book's experiments on a laptop CPU, ``paper``), which names a world size of
+:data:`WORLD_SIZES` in the one table of profiles (:func:`osnet_lib.recipes.get_profile`), and
+from explicit overrides.
 
 The split protocol follows Market1501 (Sec. 4.1): training and test identities are disjoint;
 every identity is seen by at least two cameras; a test identity has one query image per camera
@@ -27,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
+
+from osnet_lib.recipes import get_profile
 
 from .cameras import (
     OCCLUDERS,
@@ -84,7 +88,10 @@ class WorldSizes:
     num_junk: int
 
 
-PROFILES: dict[str, dict[str, WorldSizes]] = {
+#: The world's sizes by name: how many identities and images each domain has. A book profile
+#: picks one by its ``world`` (``get_profile(profile).world``, :mod:`osnet_lib.recipes`); the
+#: name is recorded in world.json (as its ``profile``).
+WORLD_SIZES: dict[str, dict[str, WorldSizes]] = {
     # CI: a few seconds for all four domains.
     "quick": {d: WorldSizes(20, 20, 6, 12, 6) for d in DOMAINS},
     # The book on a 2-core CPU: Market1501-like numbers of identities (Table 2).
@@ -134,9 +141,23 @@ class RenderedImage:
 # --------------------------------------------------------------------------------------------
 
 
-def list_profiles() -> list[str]:
-    """Names of the size profiles."""
-    return list(PROFILES)
+def list_world_sizes() -> list[str]:
+    """Names of the world sizes (keys of :data:`WORLD_SIZES`)."""
+    return list(WORLD_SIZES)
+
+
+def world_size(profile: str) -> str:
+    """The world size that the book's ``profile`` generates: ``get_profile(profile).world``.
+
+    Raises:
+        ValueError: an unknown profile (naming the valid ones), or a profile whose world size
+            is not in :data:`WORLD_SIZES`.
+    """
+    world = get_profile(profile).world
+    if world not in WORLD_SIZES:
+        raise ValueError(f"profile {profile!r} asks for world size {world!r}, which the "
+                         f"generator does not have; valid world sizes: {list_world_sizes()}")
+    return world
 
 
 def _int(name: str, value, minimum: int) -> int:
@@ -148,15 +169,16 @@ def _int(name: str, value, minimum: int) -> int:
 
 
 def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overrides) -> dict:
-    """The full recipe of a world: profile, seed, domains, sizes, image sizes, domain and camera
-    parameters and the generator version. Two calls with equal recipes produce equal files.
+    """The full recipe of a world: its size (``"profile"``: the world size of the book's
+    ``profile``, see :func:`world_size`), seed, domains, sizes, image sizes, domain and camera
+    parameters and the generator version. Two calls with equal recipes produce equal files; two
+    profiles with the same world size (``cpu`` and ``paper``) give the same recipe.
 
     Raises:
         ValueError: unknown profile or domain, bad sizes.
         TypeError: unknown override name, or a value of the wrong type.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid profiles: {list_profiles()}")
+    world = world_size(profile)
     seed = _int("seed", seed, 0)
     if domains is None:
         names = list_domains()
@@ -179,7 +201,7 @@ def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overri
         raise ValueError(f"render_size {render_size} must be at least image_size {image_size}")
     sizes = {}
     for name in names:
-        s = asdict(PROFILES[profile][name])
+        s = asdict(WORLD_SIZES[world][name])
         if "num_ids" in overrides:
             n = _int("num_ids", overrides["num_ids"], 1)
             s["num_train_ids"] = s["num_test_ids"] = n
@@ -199,7 +221,7 @@ def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overri
     recipe = {
         "generator": "osnet_lib.synthetic",
         "version": GENERATOR_VERSION,
-        "profile": profile,
+        "profile": world,
         "seed": seed,
         "domains": names,
         "image_size": list(image_size),
@@ -568,7 +590,8 @@ def generate_world(
 
     Args:
         root: folder of the world (created if needed).
-        profile: ``"quick"`` (CI, seconds) or ``"cpu"`` (the book's experiments).
+        profile: the book's profile, ``"quick"`` (CI, seconds), ``"cpu"`` (the book's
+            experiments) or ``"paper"``; it picks the world size :func:`world_size`.
         seed: world seed.
         domains: names of the domains to generate (default: all, see ``list_domains()``).
         num_workers: processes used to render (1 = in this process).
