@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from osnet_lib.blocks import BlockOptions
+from osnet_lib.models import model_name, parse_model_name
 from osnet_lib.recipes import Recipe, check_profile, get_profile, get_recipe, list_recipes
 
 #: The real dataset each synthetic domain stands in for (Table 2), used under ``paper``.
@@ -84,6 +85,7 @@ class Arm:
             raise ValueError(f"arm name {self.name!r} must be letters, digits, '_', '-' or '.'")
         if self.kind not in KINDS:
             raise ValueError(f"arm {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        model_name(self.model, "x1_0")  # an unknown family raises, naming the close ones
         unknown = sorted(set(self.options) - _MODEL_OPTIONS)
         if unknown:
             raise ValueError(f"arm {self.name!r}: unknown model option(s) {unknown}; valid: "
@@ -227,8 +229,7 @@ class Study:
     def _recipe(self, arm: Arm, profile: str) -> Recipe:
         recipe = get_recipe(arm.recipe_name or self.recipe, profile)
         overrides = {**self.recipe_overrides, **arm.recipe}
-        width = recipe.model.rsplit("_x", 1)[1]
-        overrides["model"] = f"{arm.model}_x{width}"
+        overrides["model"] = model_name(arm.model, parse_model_name(recipe.model).width)
         recipe = recipe.replace(**overrides)
         # The classifier-only phase of fine-tuning (Sec. 4.1) warms a new classifier on top of
         # pretrained features; training from scratch, there are no features to keep.
