@@ -107,7 +107,7 @@ def resolve_genotypes(spec: RunSpec, study: Study, store: Store,
         if "genotype" not in res:
             raise StoreError(f"{store.run_dir(s)} holds no genotype: is it a search run?")
         runs.append({"seed": s.seed, "metrics": res["metrics"], "genotype": res["genotype"]})
-    best = select_run(runs, search.select_on)
+    best = select_run(runs, search.select_on or spec.targets[0])
     return spec.with_options(genotype=runs[best]["genotype"])
 
 
@@ -349,14 +349,14 @@ def _execute(study: Study, pending: list[RunState], store: Store, data_root: Any
                 for state in list(waiting):
                     if len(running) >= jobs:
                         break
-                    spec = _ready(state, study, store, data_root)
-                    if spec is None:
+                    next_spec = _ready(state, study, store, data_root)
+                    if next_spec is None:
                         continue
                     waiting.remove(state)
-                    fut = pool.submit(_worker, spec.to_dict(), str(store.root),
+                    fut = pool.submit(_worker, next_spec.to_dict(), str(store.root),
                                       None if data_root is None else str(data_root), device,
                                       threads, retrain_stale, progress_queue)
-                    running[fut] = spec
+                    running[fut] = next_spec
                 if not running:
                     break  # what is left waits for runs that failed or another process holds
                 finished, _ = cf.wait(running, timeout=1.0, return_when=cf.FIRST_COMPLETED)

@@ -29,8 +29,9 @@ from osnet_lib.paper import TABLE5
 
 
 def _table5_arms() -> tuple[Arm, ...]:
-    return tuple(Arm(f"model{k}", options=dict(options), label=f"{k}: {what}")
-                 for k, (what, *_numbers, options) in TABLE5.items())
+    """Model k of Table 5 is the arm ``model<k>`` with that row's block options."""
+    return tuple(Arm(f"model{k}", options=dict(row[-1]), label=f"{k}: {row[0]}")  # type: ignore[call-overload]
+                 for k, row in TABLE5.items())
 
 
 _STUDIES = (

@@ -326,7 +326,9 @@ def _digest(obj: Any) -> str:
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        first = body[0] if isinstance(body, list) and body else None
+        if not isinstance(body, list) or not body:
+            continue
+        first = body[0]
         if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
                 and isinstance(first.value.value, str)):
             node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
