@@ -28,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from osnet_lib.blocks import OSBlock
 from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from osnet_lib.layers import AggregationGate, LiteConv3x3
+from osnet_lib.utils import check_positive_int, eval_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -43,10 +44,6 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # -- Sec. 3.1: cost formulas ------------------------------------------------------------------
@@ -61,7 +58,7 @@ class LayerCost:
 def standard_conv_cost(h: int, w: int, k: int, c: int, c_out: int) -> LayerCost:
     """A standard k x k convolution from c to c_out channels on an h x w map (stride 1, same
     padding): ``h*w*k^2*c*c_out`` Mult-Adds and ``k^2*c*c_out`` weights (Sec. 3.1)."""
-    h, w, k, c, c_out = (_positive_int(n, v) for n, v in
+    h, w, k, c, c_out = (check_positive_int(n, v) for n, v in
                          (("h", h), ("w", w), ("k", k), ("c", c), ("c_out", c_out)))
     return LayerCost(h * w * k * k * c * c_out, k * k * c * c_out)
 
@@ -75,7 +72,7 @@ def separable_conv_cost(h: int, w: int, k: int, c: int, c_out: int,
     ``order="dw_pw"`` (MobileNet: depthwise on c channels, then pointwise) costs
     ``h*w*(k^2 + c_out)*c`` and ``(k^2 + c_out)*c``. The two agree when ``c == c_out``.
     """
-    h, w, k, c, c_out = (_positive_int(n, v) for n, v in
+    h, w, k, c, c_out = (check_positive_int(n, v) for n, v in
                          (("h", h), ("w", w), ("k", k), ("c", c), ("c_out", c_out)))
     if order == "pw_dw":
         return LayerCost(h * w * (k * k + c) * c_out, (k * k + c) * c_out)
@@ -110,14 +107,9 @@ def layer_mult_adds(module: nn.Module, input_shape: Sequence[int]) -> int:
     RGB network. Runs in eval mode and restores the module's mode.
     """
     c, h, w = _check_chw(input_shape)
-    was_training = module.training
-    module.eval()
-    try:
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            module(torch.zeros(1, c, h, w, device=_device(module)))
-    finally:
-        module.train(was_training)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(module), counter:
+        module(torch.zeros(1, c, h, w, device=_device(module)))
     return counter.get_total_flops() // 2
 
 
@@ -149,13 +141,10 @@ def analytic_mult_adds(module: nn.Module, input_shape: Sequence[int],
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(module):
             (forward or module)(torch.zeros(1, c, h, w, device=_device(module)))
     finally:
-        module.train(was_training)
         for handle in handles:
             handle.remove()
     return total
@@ -187,8 +176,8 @@ def chain_receptive_field(layers: Sequence[tuple[int, int]]) -> int:
     for i, pair in enumerate(layers):
         if len(pair) != 2:
             raise ValueError(f"layer {i}: expected (kernel, stride), got {pair!r}")
-        k, s = (_positive_int(f"layer {i} kernel", pair[0]),
-                _positive_int(f"layer {i} stride", pair[1]))
+        k, s = (check_positive_int(f"layer {i} kernel", pair[0]),
+                check_positive_int(f"layer {i} stride", pair[1]))
         rf += (k - 1) * jump
         jump *= s
     return rf
@@ -263,7 +252,7 @@ def gradient_receptive_field(
     parameters of ``dtype``.
     """
     c, h, w = _check_chw(input_shape)
-    batch = _positive_int("batch", batch)
+    batch = check_positive_int("batch", batch)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, c, h, w, generator=g, dtype=dtype).requires_grad_(True)
     out = fn(x)
@@ -366,13 +355,10 @@ def stage_shapes(model: "OSNet", input_size: Sequence[int] = (256, 128)
                              else (1, 1, out.shape[1]))
 
         handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model):
             model.embed(torch.zeros(1, 3, *input_size, device=_device(model)))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return [(label, shapes[label]) for label, _ in _STAGE_MODULES]
@@ -420,10 +406,10 @@ def procedural_images(n: int, size: Sequence[int] = (256, 128), seed: int = 0,
     (in [0, 1]) are normalised with the ImageNet mean and standard deviation, as the network's
     inputs are.
     """
-    n = _positive_int("n", n)
+    n = check_positive_int("n", n)
     if len(size) != 2:
         raise ValueError(f"size must be (height, width), got {tuple(size)}")
-    h, w = (_positive_int("height", size[0]), _positive_int("width", size[1]))
+    h, w = (check_positive_int("height", size[0]), check_positive_int("width", size[1]))
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     images = np.empty((n, 3, h, w), dtype=np.float32)
@@ -475,7 +461,7 @@ def plot_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"expected (N, 3, H, W) images, got {tuple(images.shape)}")
     n = images.shape[0]
-    ncols = min(_positive_int("ncols", ncols), n)
+    ncols = min(check_positive_int("ncols", ncols), n)
     nrows = -(-n // ncols)
     h, w = images.shape[2:]
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * h / w + 0.3),

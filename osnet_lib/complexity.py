@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from osnet_lib.utils import eval_mode
+
 
 def count_params(model: nn.Module, include_classifier: bool = False) -> int:
     """Number of learnable parameters, without ``model.classifier`` unless asked."""
@@ -38,16 +40,11 @@ def count_mult_adds(
     fn = getattr(model, forward, None)
     if not callable(fn):
         raise ValueError(f"the model has no method {forward!r} to count")
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        x = torch.zeros(1, 3, *input_size, device=device)
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            fn(x)
-    finally:
-        model.train(was_training)
+    device = next(model.parameters()).device
+    x = torch.zeros(1, 3, *input_size, device=device)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(model), counter:
+        fn(x)
     return counter.get_total_flops() // 2
 
 

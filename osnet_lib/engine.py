@@ -40,6 +40,7 @@ from osnet_lib.metrics import ReIDResult, evaluate
 from osnet_lib.models import OSNet, build_model
 from osnet_lib.provenance import atomic_write, provenance, write_json_atomic
 from osnet_lib.recipes import Recipe
+from osnet_lib.utils import check_int, check_positive_int, eval_mode
 from osnet_lib.weights import load_pretrained, save_weights
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,6 @@ def _unwrap(model: nn.Module) -> OSNet:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-@torch.no_grad()
 def extract_features(
     model: nn.Module,
     records: Sequence[ImageRecord] | Sequence[str | Path],
@@ -195,31 +195,34 @@ def extract_features(
     num_workers: int = 0,
     progress: bool = False,
 ) -> Features:
-    """512-d fc embeddings (Sec. 4.1) of images, in eval mode.
+    """512-d fc embeddings (Sec. 4.1) of images, in eval mode without autograd.
 
     ``records`` are :class:`ImageRecord` s or plain image paths (labels then are -1). With
-    ``flip=True`` each embedding is the mean of the image's and its mirror image's.
+    ``flip=True`` each embedding is the mean of the image's and its mirror image's. The model
+    runs in eval mode (:func:`osnet_lib.utils.eval_mode`), so an image's embedding does not
+    depend on the batch it falls in, and its previous mode is restored.
+
+    Raises:
+        ValueError: no images, or a ``batch_size`` / ``num_workers`` out of range.
     """
+    batch_size = check_positive_int("batch_size", batch_size)
+    num_workers = check_int("num_workers", num_workers, low=0)
     device = resolve_device(device)
     records = [r if isinstance(r, ImageRecord) else ImageRecord(str(r), -1, -1)
                for r in records]
     if not records:
         raise ValueError("no images to extract features from")
     net = _unwrap(model)
-    was_training = net.training
-    net.eval()
     loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers)
     chunks = []
-    try:
+    with eval_mode(net):
         for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
             imgs = batch["img"].to(device)
             emb = net.embed(imgs)
             if flip:
                 emb = (emb + net.embed(imgs.flip(3))) / 2
             chunks.append(emb.float().cpu())
-    finally:
-        net.train(was_training)
     return Features(torch.cat(chunks), np.array([r.pid for r in records]),
                     np.array([r.camid for r in records]), [r.path for r in records])
 

@@ -97,31 +97,6 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
     return names
 
 
-def check_int_option(name: str, value: Any, low: int, high: int) -> int:
-    """Validate an integer option in ``[low, high]``.
-
-    Raises:
-        TypeError: not an int (bools are refused too).
-        ValueError: out of range.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return int(value)
-
-
-def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    """Validate a string option against ``choices``.
-
-    Raises:
-        ValueError: ``value`` is not one of ``choices`` (the message lists them).
-    """
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return str(value)
-
-
 def random_id_splits(
     folder: Path,
     dataset: str,

@@ -26,7 +26,9 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ._common import as_root, check_choice, find_layout
+from osnet_lib.utils import check_choice
+
+from ._common import as_root, find_layout
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 

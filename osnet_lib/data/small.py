@@ -20,11 +20,12 @@ import numpy as np
 
 from ._common import (
     NUM_RANDOM_SPLITS,
-    check_int_option,
     find_layout,
     list_images,
     random_id_splits,
 )
+from osnet_lib.utils import check_int
+
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 
@@ -60,7 +61,7 @@ def viper(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         ValueError: a file name breaks the rule, an identity lacks its pair, or a bad
             ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(root, "VIPeR", ("viper",), ("VIPeR",), ("cam_a", "cam_b"))
     per_cam: list[dict[int, Path]] = []
     for cam in ("cam_a", "cam_b"):
@@ -109,7 +110,7 @@ def cuhk01(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         FileNotFoundError: the folder is missing.
         ValueError: a file name breaks the rule, or a bad ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(root, "CUHK01", ("cuhk01",), (), ("campus",))
     records = []
     for name in list_images(folder / "campus"):
@@ -193,7 +194,7 @@ def grid(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         FileNotFoundError: a folder or the .mat file is missing.
         ValueError: a file name breaks the rule, a bad .mat file, or a bad ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(
         root, "GRID", ("grid",), ("underground_reid",),
         ("probe", "gallery", "features_and_partitions.mat"),
