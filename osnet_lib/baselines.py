@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from osnet_lib.data.image_dataset import read_image, to_rgb
 
 __all__ = ["ColourHistogram", "colour_histogram", "histogram_distance", "rgb_to_hsv"]
 
@@ -40,14 +42,7 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 def _load_path(p: "str | Path") -> np.ndarray:
-    path = Path(p)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"cannot read image {str(path)!r}: {e}") from None
+    return np.asarray(read_image(p), dtype=np.uint8)
 
 
 def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
@@ -94,7 +89,7 @@ def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
             if isinstance(item, (str, Path)):
                 a = _load_path(item)
             elif isinstance(item, Image.Image):
-                a = np.asarray(item.convert("RGB"), dtype=np.uint8)
+                a = np.asarray(to_rgb(item, "a PIL image"), dtype=np.uint8)
             elif isinstance(item, np.ndarray) or (
                     torch is not None and isinstance(item, torch.Tensor)):
                 out.append(_to_batch(item, size))

@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from osnet_lib.utils import check_finite
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -152,16 +154,25 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.batch_size < 2:
+            raise ValueError(
+                f"batch_size must be at least 2, got {self.batch_size}: training normalises "
+                "each batch with its own statistics (BatchNorm), which one image cannot give")
+        # finite numbers only: an lr of inf or a weight decay of nan would train to NaN
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_finite("lr", self.lr)
+        check_finite("momentum", self.momentum, low=0, high=1)
+        check_finite("weight_decay", self.weight_decay, low=0)
+        check_finite("gamma", self.gamma, low=0, low_open=True)
+        check_finite("temperature_decay", self.temperature_decay, low=0, high=1, low_open=True)
+        check_finite("temperature_min", self.temperature_min, low=0, low_open=True)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if list(self.milestones) != sorted(self.milestones) or any(m < 1 for m in self.milestones):
             raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
-        if self.temperature is not None and not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature!r}")
+        if self.temperature is not None:
+            check_finite("temperature", self.temperature, low=0, low_open=True)
 
     # -- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from .image_dataset import scan_images
+
 logger = logging.getLogger("osnet_lib.data")
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 NUM_RANDOM_SPLITS = 10
 RANDOM_SPLIT_SEED = 0
 
@@ -76,25 +77,17 @@ def find_layout(
     )
 
 
-def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[str]:
-    """Names of the image files directly inside ``folder`` (by extension, case-insensitive),
-    sorted. Other files (``Thumbs.db``, hidden files) are skipped.
+def list_images(folder: Path, extensions: Iterable[str] | None = None) -> list[str]:
+    """Names of the image files directly inside ``folder``, sorted: those that
+    :func:`osnet_lib.data.scan_images` (the one scanner of image folders) finds, optionally
+    restricted to ``extensions``.
 
     Raises:
         NotADirectoryError: ``folder`` is missing or not a folder.
     """
-    if not folder.is_dir():
-        raise NotADirectoryError(f"expected a folder of images at '{folder}'")
-    exts = {e.lower() for e in extensions}
-    with os.scandir(folder) as it:
-        names = sorted(
-            e.name
-            for e in it
-            if not e.name.startswith(".")
-            and os.path.splitext(e.name)[1].lower() in exts
-            and e.is_file()
-        )
-    return names
+    exts = None if extensions is None else {e.lower() for e in extensions}
+    return [p.name for p in scan_images(folder)
+            if exts is None or p.suffix.lower() in exts]
 
 
 def random_id_splits(

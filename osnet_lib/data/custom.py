@@ -45,7 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import IMAGE_EXTENSIONS, as_root
+from ._common import as_root
+from .image_dataset import is_image_file
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 
@@ -61,8 +62,6 @@ CSV_COLUMNS = ("path", "identity", "camera", "split")
 SUBSETS = ("train", "query", "gallery")
 
 
-def _is_image(p: Path) -> bool:
-    return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _label_order(labels: set[str]) -> list[str]:
@@ -93,13 +92,13 @@ def _scan_identity(folder: Path) -> list[tuple[Path, str]]:
                     f"{_CAM_RULE}"
                 )
             for img in sorted(entry.iterdir()):
-                if _is_image(img):
+                if is_image_file(img):
                     found.append((img, match.group(1)))
                 elif img.is_dir():
                     raise ValueError(
                         f"folder '{img}' is nested too deep: the layout is {_CAM_RULE}"
                     )
-        elif _is_image(entry):
+        elif is_image_file(entry):
             cam = _camera_from_name(entry)
             if cam is None:
                 raise ValueError(
@@ -140,7 +139,7 @@ def custom_folder(
     fraction = _check_fraction(test_fraction)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {seed!r}")
-    stray = [p for p in sorted(base.iterdir()) if _is_image(p)]
+    stray = [p for p in sorted(base.iterdir()) if is_image_file(p)]
     if stray:
         raise ValueError(
             f"image '{stray[0]}' lies directly in '{base}': images must be inside one folder "
