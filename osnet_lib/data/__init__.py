@@ -31,7 +31,7 @@ from .image_dataset import (
 )
 from .market import dukemtmcreid, market1501, read_market1501_layout, synthetic
 from .msmt17 import msmt17
-from .records import ImageRecord, ReIDDataset, combine_datasets, relabel
+from .records import ImageRecord, ProtocolError, ReIDDataset, combine_datasets, relabel
 from .registry import build_dataset, dataset_options, list_datasets, register_dataset
 from .small import cuhk01, grid, viper
 from .transforms import (
@@ -49,6 +49,7 @@ __all__ = [
     "IMAGENET_STD",
     "ImageDataset",
     "ImageRecord",
+    "ProtocolError",
     "RandomPatch",
     "ReIDDataset",
     "build_dataset",

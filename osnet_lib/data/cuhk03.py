@@ -230,4 +230,5 @@ def cuhk03(root: str | os.PathLike[str], *, images: str = "detected") -> ReIDDat
         ) from None
     subsets = _load_split(_split_path(folder, kind), folder / f"images_{kind}")
     name = "cuhk03" if kind == "detected" else "cuhk03-labeled"
-    return ReIDDataset(name, relabel(subsets["train"]), subsets["query"], subsets["gallery"])
+    return ReIDDataset(name, relabel(subsets["train"]), subsets["query"],
+                       subsets["gallery"]).check_protocol()

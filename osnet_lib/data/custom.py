@@ -17,8 +17,10 @@ image sits in one, otherwise the first ``_``-separated token of the file name of
 ``c<k>`` (``c<k>s<j>`` as in Market1501 names counts too). Identities are split at random, with
 a fixed seed, into training and test identities (``test_fraction``); for each test identity
 seen by at least two cameras, one image per camera becomes a query and the rest are gallery
-images (an identity seen by one camera only goes to the gallery, where it acts as a
-distractor). Query images need a gallery image from another camera to be matched, following
+images, except that a camera's image stays in the gallery when no image of that identity from
+another camera would be left there to match it (so an identity with one image per camera gives
+a query from each camera but the last). An identity seen by one camera only goes to the
+gallery, where it acts as a distractor. Query images need a gallery image from another camera to be matched, following
 the standard protocol (Sec. 4.1).
 
 **(b) A CSV file** (``build_dataset("custom_csv", "path/to/file.csv")``) with a header and the
@@ -179,11 +181,18 @@ def custom_folder(
         if len(by_cam) < 2:
             gallery += records
             continue
+        # one query per camera, as long as the gallery keeps an image of this identity from
+        # another camera for it to match
+        left = {camid: len(group) for camid, group in by_cam.items()}
         for camid in sorted(by_cam):
             group = by_cam[camid]
+            if not any(n for c, n in left.items() if c != camid):
+                gallery += group
+                continue
             pick = int(rng.integers(len(group)))
             query.append(group[pick])
             gallery += group[:pick] + group[pick + 1:]
+            left[camid] -= 1
     if not query:
         raise ValueError(
             f"'{base}': no test identity is seen by two or more cameras, so there is no query "
@@ -191,7 +200,8 @@ def custom_folder(
         )
     if not train:
         logger.warning("'%s': every identity is in the test set (no training images)", base)
-    return ReIDDataset(f"custom_folder:{base.name}", relabel(train), query, gallery)
+    dataset = ReIDDataset(f"custom_folder:{base.name}", relabel(train), query, gallery)
+    return dataset.check_protocol()
 
 
 @register_dataset("custom_csv")
@@ -211,6 +221,21 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
     path = Path(root).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"CSV file '{path}' does not exist")
+    try:
+        rows = _read_csv_rows(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"CSV file '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}); give a CSV "
+            f"file with the columns {','.join(CSV_COLUMNS)}") from None
+    except csv.Error as exc:
+        raise ValueError(f"CSV file '{path}' is not a valid CSV file: {exc}") from None
+    if not rows:
+        raise ValueError(f"CSV file '{path}' has no rows")
+    _check_rows(path, rows)
+    return _dataset_from_rows(path, rows)
+
+
+def _read_csv_rows(path: Path) -> list[tuple[int, Path, str, str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -237,8 +262,10 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
             if not img.is_absolute():
                 img = path.parent / img
             rows.append((lineno, img, values["identity"], values["camera"], split))
-    if not rows:
-        raise ValueError(f"CSV file '{path}' has no rows")
+    return rows
+
+
+def _check_rows(path: Path, rows: list[tuple[int, Path, str, str, str]]) -> None:
     absent = [(n, p) for n, p, *_ in rows if not p.is_file()]
     if absent:
         listed = "; ".join(f"line {n}: '{p}'" for n, p in absent[:5])
@@ -246,6 +273,8 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
             f"CSV file '{path}': {len(absent)} listed image(s) do not exist ({listed})"
         )
 
+
+def _dataset_from_rows(path: Path, rows: list[tuple[int, Path, str, str, str]]) -> ReIDDataset:
     ids = _label_order({r[2] for r in rows})
     numeric = all(re.fullmatch(r"-?\d+", x) for x in ids)
     pid_of = {x: (int(x) if numeric else i) for i, x in enumerate(ids)}
@@ -260,4 +289,4 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
         logger.warning("CSV file '%s' has no 'train' rows (an evaluation-only dataset)", path)
     return ReIDDataset(
         f"custom_csv:{path.stem}", relabel(subsets["train"]), subsets["query"], subsets["gallery"]
-    )
+    ).check_protocol()

@@ -63,7 +63,8 @@ def read_market1501_layout(
     ``bounding_box_test``; names ``<pid>_c<camera>...``).
 
     Junk images (pid -1) are dropped; distractors (pid 0) stay in the gallery and are recorded
-    in ``distractor_pids``. Other entries of ``folder`` (such as the synthetic world's
+    in ``distractor_pids``; a distractor in ``query`` is refused
+    (:meth:`~osnet_lib.data.ReIDDataset.check_protocol`). Other entries of ``folder`` (such as the synthetic world's
     ``ground_truth/``) are ignored. Training pids are relabelled to ``0..N-1``; camera ``c<k>``
     becomes ``camid = k - 1``.
 
@@ -74,8 +75,9 @@ def read_market1501_layout(
 
     Raises:
         FileNotFoundError: ``folder`` or one of its subset folders is missing.
-        ValueError: a file name breaks the naming rule, a camera is out of range, or a subset
-            is empty. The message names the file or folder.
+        ValueError: a file name breaks the naming rule, a camera is out of range, a subset
+            is empty, or query and gallery break the evaluation protocol
+            (:class:`~osnet_lib.data.ProtocolError`). The message names the file or folder.
     """
     base = as_root(folder)
     missing = [s for s in MARKET_SUBSETS if not (base / s).is_dir()]
@@ -86,8 +88,8 @@ def read_market1501_layout(
     train = relabel(_read_subset(base / "bounding_box_train", max_camera))
     query = _read_subset(base / "query", max_camera)
     gallery = _read_subset(base / "bounding_box_test", max_camera)
-    distractors = frozenset({DISTRACTOR_PID} & {r.pid for r in gallery})
-    return ReIDDataset(name, train, query, gallery, distractor_pids=distractors)
+    distractors = frozenset({DISTRACTOR_PID} & {r.pid for r in gallery + query})
+    return ReIDDataset(name, train, query, gallery, distractor_pids=distractors).check_protocol()
 
 
 @register_dataset("market1501")

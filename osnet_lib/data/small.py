@@ -94,7 +94,7 @@ def viper(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     records = [ImageRecord(str(per_cam[c][i]), i, c) for i in ids for c in (0, 1)]
     split = random_id_splits(folder, "viper", ids, len(ids) // 2)[split_id]
     train, query, gallery = _split_records(records, set(split["train"]), query_cam=0)
-    return ReIDDataset("viper", train, query, gallery)
+    return ReIDDataset("viper", train, query, gallery).check_protocol()
 
 
 @register_dataset("cuhk01")
@@ -127,7 +127,7 @@ def cuhk01(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     ids = sorted({r.pid for r in records})
     split = random_id_splits(folder, "cuhk01", ids, len(ids) // 2)[split_id]
     train, query, gallery = _split_records(records, set(split["train"]), query_cam=0)
-    return ReIDDataset("cuhk01", train, query, gallery)
+    return ReIDDataset("cuhk01", train, query, gallery).check_protocol()
 
 
 def _grid_train_ids(mat_path: Path) -> list[list[int]]:
@@ -219,4 +219,4 @@ def grid(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     return ReIDDataset(
         "grid", relabel(by_subset["train"]), by_subset["query"], by_subset["gallery"],
         distractor_pids=distractors,
-    )
+    ).check_protocol()
