@@ -170,9 +170,10 @@ def load_pretrained(
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
-    """Save ``model``'s state dict (our key names) so :func:`load_pretrained` can read it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    """Save ``model``'s state dict (our key names) so :func:`load_pretrained` can read it,
+    atomically (:func:`osnet_lib.provenance.atomic_write`: a unique temporary file renamed
+    over ``path``, so a reader never sees half a file and two writers never share one)."""
+    from osnet_lib.provenance import atomic_write
+
+    state = model.state_dict()
+    atomic_write(path, lambda f: torch.save(state, f))
