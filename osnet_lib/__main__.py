@@ -348,8 +348,17 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``error: <problem> (<prog> --help lists the options)``,
+    exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} ({self.prog} --help lists the options)", file=sys.stderr)
+        raise UserError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m osnet_lib",
         description="OSNet and OSNet-AIN for person re-identification (Zhou et al., TPAMI 2021).",
     )
