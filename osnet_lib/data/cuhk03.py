@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from osnet_lib.provenance import atomic_write
 from osnet_lib.utils import check_choice
 
 from ._common import as_root, find_layout
@@ -68,8 +69,9 @@ def _extract_images(mat: Any, kind: str, out_dir: Path, overwrite: bool) -> int:
                 view = 1 if index < 5 else 2
                 name = f"{pair_idx + 1}_{person + 1:03d}_{view}_{index + 1:02d}.png"
                 path = out_dir / name
-                if overwrite or not path.exists():
-                    Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(path)
+                if overwrite or not path.exists():  # atomic: a killed run leaves no half png
+                    box = Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8))
+                    atomic_write(path, lambda f, box=box: box.save(f, format="PNG"))
                 count += 1
     return count
 
@@ -172,7 +174,8 @@ def convert_cuhk03(folder: str | os.PathLike[str], *, overwrite: bool = False) -
     for kind in kinds:
         split = _make_split(_config_path(base, kind), kind, base / f"images_{kind}")
         out = _split_path(base, kind)
-        out.write_text(json.dumps(split))
+        text = json.dumps(split)
+        atomic_write(out, lambda f, text=text: f.write(text.encode()))
         written.append(out)
         logger.info("CUHK03: wrote %s", out)
     return written
