@@ -40,6 +40,7 @@ from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from osnet_lib.layers import ConvNormAct, LiteConv3x3
 from osnet_lib.models import OUTPUT_STRIDE, OSNet
@@ -78,34 +79,30 @@ def _has_running_stats(bn: nn.modules.batchnorm._BatchNorm) -> bool:
     return bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None
 
 
-def _fold_pair(layer: _Foldable, bn: nn.modules.batchnorm._BatchNorm) -> bool:
-    """Fold ``bn`` (eval mode) into ``layer`` in place; return False where it cannot be done.
+def _fused(layer: _Foldable, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module | None:
+    """``layer`` with ``bn`` (eval mode) folded in, by torch's own
+    :func:`torch.nn.utils.fusion.fuse_conv_bn_eval` / ``fuse_linear_bn_eval``; None where it
+    cannot be done (no running statistics, or widths that differ).
 
     ``BN(Wx + b) = s * (Wx + b - mu) + beta`` with ``s = gamma / sqrt(var + eps)``, so the folded
     layer has weights ``s * W`` (scaled per output channel) and bias ``s * (b - mu) + beta``.
-    Computed in float64, then cast back to the layer's dtype.
     """
     out = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
     if not _has_running_stats(bn) or bn.num_features != out:
-        return False
-    with torch.no_grad():
-        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
-        shift = -bn.running_mean.double() * scale
-        if bn.affine:
-            scale = scale * bn.weight.double()
-            shift = shift * bn.weight.double() + bn.bias.double()
-        weight = layer.weight.double() * scale.view(-1, *([1] * (layer.weight.dim() - 1)))
-        bias = shift if layer.bias is None else layer.bias.double() * scale + shift
-        dtype = layer.weight.dtype
-        layer.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
-        layer.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
-    return True
+        return None
+    layer, bn = layer.eval(), bn.eval()
+    if isinstance(layer, nn.Conv2d):
+        return fuse_conv_bn_eval(layer, bn)
+    return fuse_linear_bn_eval(layer, bn)
 
 
 def _fold_child(parent: nn.Module, layer_name: str, bn_name: str) -> None:
     layer, bn = getattr(parent, layer_name), getattr(parent, bn_name)
-    if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) and _fold_pair(layer, bn):
-        setattr(parent, bn_name, nn.Identity())
+    if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        fused = _fused(layer, bn)
+        if fused is not None:
+            setattr(parent, layer_name, fused)
+            setattr(parent, bn_name, nn.Identity())
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -156,7 +153,9 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
                 pair_ok = (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or (
                     isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d)
                 )
-                if pair_ok and _fold_pair(layer, bn):
+                fused = _fused(layer, bn) if pair_ok else None
+                if fused is not None:
+                    module[i] = fused
                     module[i + 1] = nn.Identity()
     left = [
         name for name, m in folded.named_modules()
