@@ -147,8 +147,9 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     for name in list_models():
         model = build_model(name, num_classes=10).eval()
         out = model.forward_all(x)
+        logits = tuple(out.logits.shape) if out.logits is not None else None
         print(f"{name:<18} featuremaps {tuple(out.featuremaps.shape)} "
-              f"embedding {tuple(out.embedding.shape)} logits {tuple(out.logits.shape)}")
+              f"embedding {tuple(out.embedding.shape)} logits {logits}")
     return _cmd_complexity(args)
 
 
@@ -295,7 +296,6 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
     from osnet_lib.data import build_transforms
     from osnet_lib.engine import extract_features
-
     from osnet_lib.provenance import atomic_write
 
     output = check_output_file(args.output)

@@ -264,6 +264,9 @@ def gradient_receptive_field(
     if not (0 <= py < oh and 0 <= px < ow):
         raise ValueError(f"position {(py, px)} is outside the {oh}x{ow} output map")
     out[:, :, py, px].sum().backward()
+    if x.grad is None:
+        raise ValueError("fn must be differentiable with respect to its input (no gradient "
+                         "reached it)")
     grad = x.grad.abs().sum(dim=(0, 1)).numpy()
     rows, cols = np.nonzero(grad)
     if rows.size == 0:
@@ -293,8 +296,12 @@ def manual_gate(gate: AggregationGate, x: torch.Tensor) -> torch.Tensor:
     p = x.mean(dim=(2, 3))  # (N, C)
     w1, b1 = gate.fc1.weight[:, :, 0, 0], gate.fc1.bias
     w2, b2 = gate.fc2.weight[:, :, 0, 0], gate.fc2.bias
-    hidden = torch.clamp(p @ w1.T + b1, min=0)
-    return torch.sigmoid(hidden @ w2.T + b2)
+    hidden = torch.clamp(p @ w1.T + _bias(b1), min=0)
+    return torch.sigmoid(hidden @ w2.T + _bias(b2))
+
+
+def _bias(b: torch.Tensor | None) -> torch.Tensor | float:
+    return 0.0 if b is None else b
 
 
 def gate_statistics(gates: torch.Tensor) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency of the library
-        torch = None
+        torch = None  # type: ignore[assignment]
     if torch is not None and isinstance(images, torch.Tensor):
         x = images.detach().cpu().float()
         if x.dim() == 3:
@@ -109,7 +109,8 @@ def _resize_batch(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out = np.empty((arr.shape[0], size[0], size[1], 3), dtype=np.float32)
     for i, a in enumerate(arr):
         im = Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))
-        out[i] = np.asarray(im.resize((size[1], size[0]), Image.BILINEAR), dtype=np.float32) / 255
+        small = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        out[i] = np.asarray(small, dtype=np.float32) / 255
     return out
 
 
@@ -161,7 +162,7 @@ class ColourHistogram:
         try:
             import torch
         except ImportError:  # pragma: no cover - torch is a dependency of the library
-            torch = None
+            torch = None  # type: ignore[assignment]
         chunk = 256  # bounds the memory of the float HSV planes
         is_tensor = torch is not None and isinstance(images, torch.Tensor)
         if isinstance(images, np.ndarray) or is_tensor:

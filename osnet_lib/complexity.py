@@ -9,6 +9,7 @@ Taught in chapters 2 and 5.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,7 +63,7 @@ def complexity(model: nn.Module, input_size: Sequence[int] = (256, 128)) -> Comp
     return Complexity(count_params(model), count_mult_adds(model, input_size))
 
 
-def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, float]]:
+def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, Any]]:
     """Table 6 as this library measures it, next to the paper's figures.
 
     Returns one dict per row with ``beta``, ``gamma``, ``input_size``, the measured ``params_m``
@@ -74,7 +75,7 @@ def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, float
 
     names = {1.0: "osnet_x1_0", 0.75: "osnet_x0_75", 0.5: "osnet_x0_5", 0.25: "osnet_x0_25"}
     models = models or {beta: build_model(name) for beta, name in names.items()}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for beta, params_m, gamma, mult_adds_m, *_ in TABLE6:
         size = GAMMA_INPUT_SIZE[gamma]
         c = complexity(models[beta], size)

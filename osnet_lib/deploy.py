@@ -36,7 +36,7 @@ import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import torch
 from torch import nn
@@ -150,10 +150,10 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         elif isinstance(module, nn.Sequential):
             for i in range(len(module) - 1):
                 layer, bn = module[i], module[i + 1]
-                pair_ok = (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or (
-                    isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d)
-                )
-                fused = _fused(layer, bn) if pair_ok else None
+                fused = None
+                if (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or (
+                        isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d)):
+                    fused = _fused(layer, bn)
                 if fused is not None:
                     module[i] = fused
                     module[i + 1] = nn.Identity()
@@ -217,9 +217,11 @@ def _check_input_size(input_size: Any) -> tuple[int, int]:
 class _Embedding(nn.Module):
     """Wraps a model so that ``forward`` is its ``embed`` (what tracers and exporters see)."""
 
+    model: OSNet
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        self.model = cast(OSNet, model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.embed(images)
@@ -249,7 +251,8 @@ def _export(module: nn.Module, f: str | io.BytesIO, input_size: tuple[int, int],
     )
     with _quiet_tracing(), torch.no_grad():
         torch.onnx.export(
-            _Embedding(module).eval(), (example,), f, dynamo=False,
+            _Embedding(module).eval(), (example,), f,  # type: ignore[arg-type]  # also a file
+            dynamo=False,
             input_names=[_INPUT_NAME], output_names=[_OUTPUT_NAME],
             dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
         )
@@ -400,7 +403,7 @@ def check_onnx(
             f"{path} was exported with a fixed batch of {fixed_batch} (dynamic_batch=False); "
             f"it cannot run batch sizes {sizes}"
         )
-    reference = _eval_copy(model, "check_onnx")
+    reference = cast(OSNet, _eval_copy(model, "check_onnx"))
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     for b in sizes:
@@ -455,7 +458,8 @@ class InferenceModel:
         return f"InferenceModel(backend={self.backend!r})"
 
 
-def _torch_runner(module: nn.Module, channels_last: bool, inference_mode: bool
+def _torch_runner(module: Callable[[torch.Tensor], torch.Tensor], channels_last: bool,
+                  inference_mode: bool
                   ) -> Callable[[torch.Tensor], torch.Tensor]:
     grad_mode = torch.inference_mode if inference_mode else torch.no_grad
     fmt = torch.channels_last if channels_last else torch.contiguous_format

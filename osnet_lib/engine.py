@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -70,7 +70,7 @@ def records_fingerprint(records: Sequence[ImageRecord]) -> str:
     return digest.hexdigest()
 
 
-# -- randomness ----------------------------------------------------------------------------------
+# -- randomness ------------------------------------------------------------------------------------
 def derive_seed(seed: int, *keys: int) -> int:
     """A 31-bit seed derived from ``seed`` and integer keys (e.g. the epoch)."""
     ss = np.random.SeedSequence([seed, *keys])
@@ -94,7 +94,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-# -- distributed ----------------------------------------------------------------------------------
+# -- distributed -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DistInfo:
     rank: int = 0
@@ -116,15 +116,16 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-# -- optimisation -----------------------------------------------------------------------------------
+# -- optimisation ----------------------------------------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD with momentum (scratch, search) or AMSGrad/Adam (fine-tuning), Sec. 4.1.
 
     Parameters a model names in ``model.no_weight_decay()`` (the search's architecture
     parameters) get no weight decay."""
-    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    no_decay = getattr(model, "no_weight_decay", None)
+    skip = set(no_decay()) if callable(no_decay) else set()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [{"params": [p for n, p in named if n not in skip]}]
+    groups: list[dict[str, Any]] = [{"params": [p for n, p in named if n not in skip]}]
     if skip:
         groups.append({"params": [p for n, p in named if n in skip], "weight_decay": 0.0})
     if recipe.optimizer == "sgd":
@@ -172,7 +173,7 @@ def classifier_only(model: nn.Module, enabled: bool) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-# -- checkpoints ------------------------------------------------------------------------------------
+# -- checkpoints -----------------------------------------------------------------------------------
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     """Write a checkpoint atomically (:func:`osnet_lib.provenance.atomic_write`): a reader, or
     a resumed run, never sees a half-written file."""
@@ -202,7 +203,8 @@ class Features:
 
 
 def _unwrap(model: nn.Module) -> OSNet:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    net = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    return cast(OSNet, net)
 
 
 def extract_features(
@@ -261,7 +263,8 @@ def evaluate_model(
 ) -> ReIDResult:
     """Rank the gallery for every query of ``dataset`` and score it (CMC, mAP, mINP)."""
     _, test_tf = build_transforms(height, width)
-    kw = dict(batch_size=batch_size, device=device, flip=flip, num_workers=num_workers)
+    kw: dict[str, Any] = dict(batch_size=batch_size, device=device, flip=flip,
+                              num_workers=num_workers)
     q = extract_features(model, dataset.query, test_tf, **kw)
     g = extract_features(model, dataset.gallery, test_tf, **kw)
     return evaluate((q.features, g.features), q.pids, g.pids, q.camids, g.camids,
@@ -280,7 +283,7 @@ def rank_gallery(query: torch.Tensor, gallery: torch.Tensor, top_k: int = 10,
     return order.indices[:, :k], order.values[:, :k]
 
 
-# -- training -------------------------------------------------------------------------------------------
+# -- training --------------------------------------------------------------------------------------
 class Trainer:
     """Train one model with one recipe on one (possibly combined) training set.
 
@@ -399,7 +402,7 @@ class Trainer:
                           pin_memory=self.device.type == "cuda",
                           persistent_workers=False)
 
-    # -- checkpoints -----------------------------------------------------------------------------------
+    # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
         return self.output_dir / CHECKPOINT
@@ -482,7 +485,7 @@ class Trainer:
         log.info("resumed from %s at epoch %d", path or self.checkpoint_path, self.start_epoch)
         return self.start_epoch
 
-    # -- the loop -----------------------------------------------------------------------------------------
+    # -- the loop ----------------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (after seeding)."""
 
@@ -603,7 +606,7 @@ class Trainer:
         r = self.recipe
         wall = time.perf_counter()
         for epoch in range(self.start_epoch, r.epochs):
-            stats = self.train_one_epoch(epoch)
+            stats: dict[str, Any] = dict(self.train_one_epoch(epoch))
             self.history.append(stats)
             last = epoch + 1 == r.epochs
             if self.dist.is_main:  # the epoch is safe before any evaluation runs

@@ -256,9 +256,11 @@ class OSNet(nn.Module):
         """The conv1..conv5 trunk in the current mode, with autograd (the training path)."""
         self.check_input(x)
         x = self.maxpool(self.conv1(x))
-        x = self.transition2(self.conv2(x))
-        x = self.transition3(self.conv3(x))
-        return self.conv5(self.conv4(x))
+        for stage, _, _, transition in STAGES:  # Table 1, row by row
+            x = getattr(self, stage)(x)
+            if transition:
+                x = getattr(self, "transition" + stage[-1])(x)
+        return self.conv5(x)
 
     def _head(self, featuremaps: torch.Tensor) -> torch.Tensor:
         """Global average pooling and the fc layer in the current mode (the training path)."""
@@ -348,7 +350,8 @@ class OSNet(nn.Module):
 
         try:
             for name in names:
-                for gate in available[name].gates:
+                block: Any = available[name]
+                for gate in block.gates:
                     handles.append(gate.register_forward_hook(record(name)))
             with eval_mode(self):
                 self._head(self._trunk(x))

@@ -68,7 +68,7 @@ def provenance(recipe: dict[str, Any] | None = None, seed: int | None = None,
     }
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file so that readers never see it half-written: ``write`` fills a temporary file
     in the same folder (a unique name ``.<name>.<random>.tmp``, so two writers never share
     one), which is flushed, synced and renamed over ``path``. The file gets the ordinary

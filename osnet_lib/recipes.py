@@ -170,7 +170,8 @@ class Recipe:
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if list(self.milestones) != sorted(self.milestones) or any(m < 1 for m in self.milestones):
-            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
+            raise ValueError(
+                f"milestones must be increasing positive epochs, got {self.milestones}")
         if self.temperature is not None:
             check_finite("temperature", self.temperature, low=0, low_open=True)
 
@@ -241,7 +242,7 @@ _PAPER: dict[str, Recipe] = {
 def _scaled(recipe: Recipe, profile: str) -> Recipe:
     """A paper recipe at ``profile``, scaled as :data:`PROFILE_TABLE` says."""
     p = get_profile(profile)
-    if not p.scaled:
+    if not p.scaled or p.epochs is None:
         return recipe.replace(profile=profile) if profile != recipe.profile else recipe
     epochs = p.epochs[recipe.name]
     factor = epochs / recipe.epochs

@@ -28,7 +28,7 @@ Decisions where the paper is silent:
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -103,7 +103,7 @@ class MixedBlock(nn.Module):
         identity = x if b.downsample is None else b.downsample(x)
         out = {}
         for c in which:
-            residual = self.in_inner[c](conv) if c in self.in_inner else b.conv3.norm(conv)
+            residual = self.in_inner[c](conv) if c in self.in_inner else b.conv3.norm(conv)  # type: ignore[misc]  # noqa: E501
             y = identity + residual
             out[c] = F.relu(self.in_outer[c](y) if c in self.in_outer else y)
         return out
@@ -123,7 +123,7 @@ class SuperNet(OSNet):
     network of Sec. 4.2). Build it with :func:`build_supernet`."""
 
     def mixed_blocks(self) -> dict[str, MixedBlock]:
-        return {name: self.get_submodule(name) for name in block_names()}
+        return {name: cast(MixedBlock, self.get_submodule(name)) for name in block_names()}
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """The architecture parameters pi of every block."""
@@ -239,8 +239,8 @@ class SearchTrainer(Trainer):
         finally:
             self.supernet.set_mode("sample")
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
-        results = super().fit(resume=resume)
+    def fit(self, resume: bool = False, force: bool = False) -> dict[str, Any]:
+        results = super().fit(resume=resume, force=force)
         if self.dist.is_main:
             genotype = self.supernet.derived_genotype()
             genotype.save(self.output_dir / "genotype.json")

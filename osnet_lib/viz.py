@@ -15,6 +15,7 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,10 +24,14 @@ from torch.nn import functional as F
 from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from osnet_lib.utils import check_positive_int, eval_mode
 
+if TYPE_CHECKING:  # pragma: no cover
+    from osnet_lib.models import OSNet
+
 
 def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                 std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
-    """Undo the input normalisation: ``(N, 3, H, W)`` tensor -> ``(N, H, W, 3)`` floats in [0, 1]."""
+    """Undo the input normalisation: ``(N, 3, H, W)`` tensor -> ``(N, H, W, 3)`` floats in
+    [0, 1]."""
     if images.dim() == 3:
         images = images[None]
     m = torch.tensor(mean, dtype=images.dtype).view(1, 3, 1, 1)
@@ -34,7 +39,7 @@ def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
     return (images.detach().cpu() * s + m).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-def activation_maps(model: torch.nn.Module, images: torch.Tensor,
+def activation_maps(model: "OSNet", images: torch.Tensor,
                     upsample: bool = True) -> torch.Tensor:
     """Fig. 7's activation maps of a batch ``(N, 3, H, W)``: ``sum_c |F_c|`` over the last
     feature maps, l2-normalised over the spatial positions of each image.
@@ -97,7 +102,7 @@ def plot_activation_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
     return fig
 
 
-def gate_descriptors(model: torch.nn.Module, images: torch.Tensor, block: str = "conv4.1",
+def gate_descriptors(model: "OSNet", images: torch.Tensor, block: str = "conv4.1",
                      batch_size: int = 256) -> np.ndarray:
     """Fig. 6's representation of each image: the gating vectors ``G(x^t)`` of the T streams of
     ``block`` concatenated, ``(N, T * C)``. Runs in eval mode without autograd and restores
@@ -134,17 +139,17 @@ def cluster_gates(descriptors: np.ndarray, k: int = 4, top: int = 15,
     return GateClusters(km.labels_, km.cluster_centers_, nearest)
 
 
-def cluster_purity(labels: np.ndarray, attribute: Sequence) -> float:
+def cluster_purity(labels: np.ndarray, attribute: Sequence | np.ndarray) -> float:
     """Purity of a clustering with respect to a ground-truth attribute: the fraction of images
     whose attribute value is the most common one of their cluster (1.0 = every cluster is
     homogeneous; the frequency of the most common value = no better than one cluster)."""
     labels = np.asarray(labels)
-    attribute = np.asarray(attribute)
-    if labels.shape != attribute.shape:
-        raise ValueError(f"labels {labels.shape} and attribute {attribute.shape} differ in shape")
+    values = np.asarray(attribute)
+    if labels.shape != values.shape:
+        raise ValueError(f"labels {labels.shape} and attribute {values.shape} differ in shape")
     hits = 0
     for c in np.unique(labels):
-        _, counts = np.unique(attribute[labels == c], return_counts=True)
+        _, counts = np.unique(values[labels == c], return_counts=True)
         hits += counts.max()
     return hits / len(labels)
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import write_tiny_market
+
 from osnet_lib.models import Genotype
 from osnet_lib.search import select_run
 

@@ -243,7 +243,9 @@ def single_shot_expected_cmc(dist, q_pids, g_pids, q_camids, g_camids, max_rank)
             continue
         cmc = np.zeros(max_rank)
         for p in matches:
-            ahead = lambda j: dist[i, j] < dist[i, p] or (dist[i, j] == dist[i, p] and j < p)
+            def ahead(j: int, i: int = i, p: int = p) -> bool:
+                return dist[i, j] < dist[i, p] or (dist[i, j] == dist[i, p] and j < p)
+
             probs = []
             for pid in set(g_pids[usable].tolist()) - {q_pids[i]}:
                 members = np.flatnonzero(usable & (g_pids == pid))

@@ -31,7 +31,8 @@ def test_smaller_profiles_scale_the_schedule():
     for scaled, original in zip(cpu.milestones, paper.milestones):  # same place in the schedule
         assert abs(scaled / cpu.epochs - original / paper.epochs) <= 0.5 / cpu.epochs
     assert (cpu.optimizer, cpu.lr, cpu.augment) == (paper.optimizer, paper.lr, paper.augment)
-    assert quick.model == "osnet_x0_25" and get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
+    assert quick.model == "osnet_x0_25"
+    assert get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
 
 
 def test_temperature_schedule_halves_every_20_epochs_down_to_1_7():

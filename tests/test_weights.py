@@ -8,8 +8,13 @@ import pytest
 import torch
 
 from osnet_lib import build_model
-from osnet_lib.weights import (WeightMismatchError, authors_key_to_ours, load_pretrained,
-                               read_state_dict, save_weights)
+from osnet_lib.weights import (
+    WeightMismatchError,
+    authors_key_to_ours,
+    load_pretrained,
+    read_state_dict,
+    save_weights,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "authors_state_dict_keys.json"
 AUTHORS = json.loads(FIXTURE.read_text())["models"]
@@ -96,7 +101,8 @@ def test_a_file_of_another_width_names_the_shapes(tmp_path):
     with pytest.raises(WeightMismatchError) as err:
         load_pretrained(build_model("osnet_x1_0", num_classes=1000), path)
     msg = str(err.value)
-    assert "shape mismatch" in msg and "conv1.conv.weight: file (16, 3, 7, 7) vs model (64, 3, 7, 7)" in msg
+    assert "shape mismatch" in msg
+    assert "conv1.conv.weight: file (16, 3, 7, 7) vs model (64, 3, 7, 7)" in msg
 
 
 def test_a_file_of_another_family_names_the_keys(tmp_path):

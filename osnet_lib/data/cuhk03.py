@@ -19,8 +19,9 @@ files refer to) and the split as ``splits_new_<kind>.json``. The loader then rea
 import json
 import logging
 import os
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image
@@ -71,9 +72,13 @@ def _extract_images(mat: Any, kind: str, out_dir: Path, overwrite: bool) -> int:
                 path = out_dir / name
                 if overwrite or not path.exists():  # atomic: a killed run leaves no half png
                     box = Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8))
-                    atomic_write(path, lambda f, box=box: box.save(f, format="PNG"))
+                    atomic_write(path, partial(box.save, format="PNG"))
                 count += 1
     return count
+
+
+def _write_bytes(data: bytes, f: IO[bytes]) -> None:
+    f.write(data)
 
 
 def _cell_text(item: Any) -> str:
@@ -174,8 +179,7 @@ def convert_cuhk03(folder: str | os.PathLike[str], *, overwrite: bool = False) -
     for kind in kinds:
         split = _make_split(_config_path(base, kind), kind, base / f"images_{kind}")
         out = _split_path(base, kind)
-        text = json.dumps(split)
-        atomic_write(out, lambda f, text=text: f.write(text.encode()))
+        atomic_write(out, partial(_write_bytes, json.dumps(split).encode()))
         written.append(out)
         logger.info("CUHK03: wrote %s", out)
     return written

@@ -20,8 +20,8 @@ seen by at least two cameras, one image per camera becomes a query and the rest 
 images, except that a camera's image stays in the gallery when no image of that identity from
 another camera would be left there to match it (so an identity with one image per camera gives
 a query from each camera but the last). An identity seen by one camera only goes to the
-gallery, where it acts as a distractor. Query images need a gallery image from another camera to be matched, following
-the standard protocol (Sec. 4.1).
+gallery, where it acts as a distractor. Query images need a gallery image from another camera
+to be matched, following the standard protocol (Sec. 4.1).
 
 **(b) A CSV file** (``build_dataset("custom_csv", "path/to/file.csv")``) with a header and the
 columns ``path,identity,camera,split`` (extra columns are ignored)::

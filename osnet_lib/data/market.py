@@ -64,9 +64,9 @@ def read_market1501_layout(
 
     Junk images (pid -1) are dropped; distractors (pid 0) stay in the gallery and are recorded
     in ``distractor_pids``; a distractor in ``query`` is refused
-    (:meth:`~osnet_lib.data.ReIDDataset.check_protocol`). Other entries of ``folder`` (such as the synthetic world's
-    ``ground_truth/``) are ignored. Training pids are relabelled to ``0..N-1``; camera ``c<k>``
-    becomes ``camid = k - 1``.
+    (:meth:`~osnet_lib.data.ReIDDataset.check_protocol`). Other entries of ``folder`` (such as
+    the synthetic world's ``ground_truth/``) are ignored. Training pids are relabelled to
+    ``0..N-1``; camera ``c<k>`` becomes ``camid = k - 1``.
 
     Args:
         folder: the folder that holds the three subset folders.

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from osnet_lib.utils import check_int
+
 from ._common import (
     NUM_RANDOM_SPLITS,
     find_layout,
     list_images,
     random_id_splits,
 )
-from osnet_lib.utils import check_int
-
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 
