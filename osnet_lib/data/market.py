@@ -13,6 +13,7 @@ The datasets of Table 2 (Market1501: 1,501 ids, 6 cameras; Duke: 1,812 ids, 8 ca
 synthetic world all go through :func:`read_market1501_layout`.
 """
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -92,18 +93,60 @@ def read_market1501_layout(
     return ReIDDataset(name, train, query, gallery, distractor_pids=distractors).check_protocol()
 
 
+#: Folders that may hold Market1501's 500k extra distractors, in the order they are looked for:
+#: the name of the released set's folder beside ``bounding_box_test``, and the name torchreid
+#: uses.
+DISTRACTOR_FOLDERS = ("bounding_box_test_500k", "images")
+
+
+def _read_distractors(base: Path, max_camera: int | None) -> list[ImageRecord]:
+    folder = next((base / d for d in DISTRACTOR_FOLDERS if (base / d).is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"no folder of extra distractors in '{base}': expected "
+            f"{' or '.join(repr(d) for d in DISTRACTOR_FOLDERS)} (the Market1501 500k "
+            "distractor release, extracted beside bounding_box_test)")
+    records = _read_subset(folder, max_camera)
+    real = [r for r in records if r.pid != DISTRACTOR_PID]
+    if real:
+        raise ValueError(
+            f"file '{real[0].path}' has identity {real[0].pid}, but '{folder}' must hold only "
+            f"distractors (identity 0000) and junk (-1)")
+    return records
+
+
 @register_dataset("market1501")
-def market1501(root: str | os.PathLike[str]) -> ReIDDataset:
+def market1501(root: str | os.PathLike[str], *, distractors: bool = False) -> ReIDDataset:
     """Market1501 (Zheng et al., ICCV 2015): 1,501 identities, 6 cameras (Table 2).
 
     ``root`` may be the data root holding ``market1501/Market-1501-v15.09.15/``, any folder on
     that path, or the folder holding ``bounding_box_train``, ``query`` and
-    ``bounding_box_test``. The optional 500k extra distractors (``images/``) are not read.
+    ``bounding_box_test``.
+
+    Args:
+        distractors: add the 500k extra distractors of the Market1501+500k release to the
+            gallery (dataset name ``market1501+500k``). They are read from
+            ``bounding_box_test_500k/`` (or torchreid's ``images/``) beside
+            ``bounding_box_test``, with the same naming rule; every image there must be a
+            distractor (``0000``) or junk (``-1``, dropped).
+
+    Raises:
+        FileNotFoundError: the release, or with ``distractors`` the distractor folder, is
+            missing.
+        ValueError: a file breaks the naming rule, or the distractor folder holds an image of
+            a real identity.
     """
+    if not isinstance(distractors, bool):
+        raise TypeError(f"distractors must be True or False, got {distractors!r}")
     folder = find_layout(
         root, "Market1501", ("market1501",), ("Market-1501-v15.09.15",), MARKET_SUBSETS
     )
-    return read_market1501_layout(folder, name="market1501", max_camera=6)
+    ds = read_market1501_layout(folder, name="market1501", max_camera=6)
+    if not distractors:
+        return ds
+    extra = _read_distractors(as_root(folder), max_camera=6)
+    return dataclasses.replace(ds, name="market1501+500k", gallery=ds.gallery + extra,
+                               distractor_pids=ds.distractor_pids | {DISTRACTOR_PID})
 
 
 @register_dataset("dukemtmcreid")

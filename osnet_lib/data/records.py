@@ -125,7 +125,10 @@ class ReIDDataset:
         - an empty query or gallery;
         - a query whose identity is a distractor or junk (``distractor_pids``, or a negative
           pid): it has no true match by definition;
-        - the same image file both as a query and in the gallery (it would match itself);
+        - the same image file as a query and in the gallery under other labels (another
+          camera or identity), so that it could match itself; with the same labels it is
+          discarded by the same-camera rule below (CUHK03's classic protocol uses the same
+          test images as query and gallery);
         - no query with a valid match: a gallery image of the same identity from *another*
           camera (same-identity images of the query's own camera are discarded).
 
@@ -143,12 +146,17 @@ class ReIDDataset:
             errors.append(f"{where}: {len(bad)} query image(s) have a distractor or junk "
                           f"identity, which no gallery image can match, e.g. '{bad[0].path}' "
                           f"(pid {bad[0].pid}); remove them from the query")
-        gallery_files = {os.path.normcase(os.path.abspath(r.path)) for r in self.gallery}
+        gallery_labels: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+        for r in self.gallery:
+            gallery_labels[os.path.normcase(os.path.abspath(r.path))].add(
+                (r.dsetid, r.pid, r.camid))
         both = [r.path for r in self.query
-                if os.path.normcase(os.path.abspath(r.path)) in gallery_files]
+                if gallery_labels.get(os.path.normcase(os.path.abspath(r.path)), set())
+                - {(r.dsetid, r.pid, r.camid)}]
         if both:
             errors.append(f"{where}: {len(both)} image file(s) are both a query and a gallery "
-                          f"image, e.g. '{both[0]}'; each would match itself")
+                          f"image under another camera or identity, e.g. '{both[0]}'; each "
+                          "would match itself")
         if errors or not self.query:
             return errors, warnings
         cams: dict[tuple[int, int], set[int]] = defaultdict(set)
