@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from osnet_lib.data.image_dataset import read_image, to_rgb
+from osnet_lib.utils import check_positive_int
 
 __all__ = ["ColourHistogram", "colour_histogram", "histogram_distance", "rgb_to_hsv"]
 
@@ -132,9 +133,7 @@ class ColourHistogram:
 
     def __post_init__(self) -> None:
         for name in ("stripes", "hue_bins", "sat_bins", "val_bins"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         try:
             h, w = int(self.size[0]), int(self.size[1])
         except (TypeError, ValueError, IndexError):

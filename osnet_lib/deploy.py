@@ -44,6 +44,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from osnet_lib.layers import ConvNormAct, LiteConv3x3
 from osnet_lib.models import OUTPUT_STRIDE, OSNet
+from osnet_lib.utils import check_finite, check_int, check_positive_int
 
 log = logging.getLogger(__name__)
 
@@ -259,10 +260,7 @@ def _export(module: nn.Module, f: str | io.BytesIO, input_size: tuple[int, int],
 
 
 def _check_opset(opset: Any) -> int:
-    lo, hi = _OPSET_RANGE
-    if not isinstance(opset, int) or isinstance(opset, bool) or not lo <= opset <= hi:
-        raise ValueError(f"opset must be an integer in [{lo}, {hi}], got {opset!r}")
-    return opset
+    return check_int("opset", opset, *_OPSET_RANGE)
 
 
 def _check_output_path(path: Any) -> Path:
@@ -377,11 +375,9 @@ def check_onnx(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file not found: {path}")
-    if not isinstance(atol, (int, float)) or isinstance(atol, bool) or atol < 0:
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
-    sizes = list(batch_sizes)
-    if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1
-                            for b in sizes):
+    check_finite("atol", atol, low=0)
+    sizes = [check_positive_int("batch_sizes entry", b) for b in batch_sizes]
+    if not sizes:
         raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     _require("onnxruntime", "check_onnx")
     try:
@@ -542,10 +538,8 @@ def optimize_for_inference(
     model = _check_model(model, "optimize_for_inference")
     name = _resolve_backend(backend)
     size = _check_input_size(input_size)
-    if num_threads is not None and (
-        not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1
-    ):
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    if num_threads is not None:
+        check_positive_int("num_threads", num_threads)
     if name == "onnxruntime":
         _require("onnx", "the onnxruntime backend")
         _require("onnxruntime", "the onnxruntime backend")

@@ -25,7 +25,7 @@ from torch import nn
 
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.layers import ConvNormAct
-from osnet_lib.utils import eval_mode
+from osnet_lib.utils import check_int, check_positive_int, eval_mode
 
 # Table 1 as data. Stem: 7x7 conv, stride 2, then 3x3 max pool, stride 2.
 STEM_CHANNELS = 64
@@ -170,10 +170,8 @@ class OSNet(nn.Module):
         block: Callable[..., nn.Module] = OSBlock,
     ) -> None:
         super().__init__()
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
-        if not isinstance(feature_dim, int) or feature_dim < 1:
-            raise ValueError(f"feature_dim must be a positive integer, got {feature_dim!r}")
+        check_int("num_classes", num_classes, low=0)
+        check_positive_int("feature_dim", feature_dim)
         block_options = block_options or BlockOptions()
         self.width_mult = width_mult
         self.block_options = block_options
@@ -226,8 +224,7 @@ class OSNet(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the identity classifier (a new training set has other identities)."""
-        if not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        num_classes = check_int("num_classes", num_classes, low=0)
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.feature_dim, num_classes) if num_classes else None
         if self.classifier is not None:

@@ -34,10 +34,12 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ArgumentTypeError(
-            f"{name} must be an int, got {value!r} ({type(value).__name__})")
+            f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
+        if high is None and low in (0, 1):
+            rule = "a positive integer" if low == 1 else "a non-negative integer"
+        elif high is None:
             rule = f"at least {low}"
         elif low is None:
             rule = f"at most {high}"

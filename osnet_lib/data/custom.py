@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from osnet_lib.utils import check_finite, check_int
+
 from ._common import as_root
 from .image_dataset import is_image_file
 from .records import ImageRecord, ReIDDataset, relabel
@@ -112,11 +114,7 @@ def _scan_identity(folder: Path) -> list[tuple[Path, str]]:
 
 
 def _check_fraction(test_fraction: object) -> float:
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
-        raise TypeError(f"test_fraction must be a number, got {test_fraction!r}")
-    if not 0.0 < float(test_fraction) <= 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1], got {test_fraction}")
-    return float(test_fraction)
+    return check_finite("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True)
 
 
 @register_dataset("custom_folder")
@@ -139,8 +137,7 @@ def custom_folder(
     """
     base = as_root(root)
     fraction = _check_fraction(test_fraction)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    seed = check_int("seed", seed)
     stray = [p for p in sorted(base.iterdir()) if is_image_file(p)]
     if stray:
         raise ValueError(
