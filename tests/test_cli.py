@@ -80,6 +80,7 @@ def test_rank_reports_what_it_wrote(capsys, images, tmp_path):
     (["--set", "weight_decay=.nan"], "weight_decay must be a finite number"),
     (["--set", "epochs"], "key=value"),
     (["--set", "colour=red"], "unknown recipe field"),
+    (["--model", "osnet_x0_3"], "unknown model 'osnet_x0_3'. Did you mean 'osnet_x0_5'"),
 ])
 def test_train_values_are_checked_before_any_work(capsys, tmp_path, argv, match):
     _user_error(capsys, ["train", "--profile", "quick", "--dataset", "market1501",
