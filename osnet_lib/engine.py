@@ -570,23 +570,28 @@ class Trainer:
         lock = (exclusive_lock(self.output_dir) if self.dist.is_main
                 else contextlib.nullcontext())
         with lock:
-            if self.dist.is_main:
-                self._claim_folder(resume, force)
+            # every process reads the same files and so refuses alike; only the main one
+            # (which holds the lock) removes anything
+            self._claim_folder(resume, force, clean=self.dist.is_main)
             if self.dist.world_size > 1:
                 dist.barrier()
             if resume and self.checkpoint_path.is_file():
                 self.resume()
             return self._run()
 
-    def _claim_folder(self, resume: bool, force: bool) -> None:
+    def _claim_folder(self, resume: bool, force: bool, clean: bool = True) -> None:
         """Under the folder's lock: refuse to overwrite a run, or clear it with ``force``;
-        remove temporary files that a killed writer left."""
+        remove temporary files that a killed writer left (only with ``clean``)."""
         folder = self.output_dir
+        present = [name for name in RUN_FILES if (folder / name).is_file()]
+        if not clean:
+            if present and not (resume or force):
+                raise ValueError(f"{folder} already holds a run ({', '.join(present)})")
+            return
         for stale in folder.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
         for name in (CHECKPOINT, RESULTS, FINAL_WEIGHTS):
             (folder / (name + ".tmp")).unlink(missing_ok=True)  # older writers' fixed name
-        present = [name for name in RUN_FILES if (folder / name).is_file()]
         if force:
             for name in (CHECKPOINT, RESULTS, FINAL_WEIGHTS):
                 (folder / name).unlink(missing_ok=True)
