@@ -38,8 +38,6 @@ class UserError(SystemExit):
 def one_line(error: BaseException) -> str:
     """An exception's message on one line (a multi-line message joined with ``; ``)."""
     text = str(error).strip()
-    if isinstance(error, KeyError):  # str() of a KeyError is the repr of its key
-        text = f"missing key {text}"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return "; ".join(lines) or type(error).__name__
 
@@ -154,9 +152,17 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _parse_value(text: str) -> Any:
+    """A YAML value (``true``, ``[1, 2]``, ``0.1``), with numbers such as ``1e-3`` (a string in
+    YAML 1.1) read as numbers."""
     import yaml
 
-    return yaml.safe_load(text)
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _key_values(items: Sequence[str], what: str) -> dict[str, Any]:

@@ -162,9 +162,9 @@ class Recipe:
                 f"batch_size must be at least 2, got {self.batch_size}: training normalises "
                 "each batch with its own statistics (BatchNorm), which one image cannot give")
         # finite numbers only: an lr of inf or a weight decay of nan would train to NaN
+        check_finite("lr", self.lr)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        check_finite("lr", self.lr)
         check_finite("momentum", self.momentum, low=0, high=1)
         check_finite("weight_decay", self.weight_decay, low=0)
         check_finite("gamma", self.gamma, low=0, low_open=True)

@@ -133,3 +133,10 @@ def test_the_exit_status_and_message_of_the_program(tmp_path):
         f"error: {tmp_path / 'none'} is neither a folder of images nor a list file "
         "(--debug shows the traceback)"]
     assert "Traceback" not in done.stderr
+
+
+def test_set_values_in_exponent_notation_are_numbers():
+    from osnet_lib.__main__ import _key_values
+
+    assert _key_values(["lr=1e-3", "epochs=4", "flip_eval=true", "distance=cosine"], "--set") == \
+        {"lr": 0.001, "epochs": 4, "flip_eval": True, "distance": "cosine"}
