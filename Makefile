@@ -1,14 +1,15 @@
 # The two commands of the README:
 #   make book   set up, generate the synthetic world, execute the chapters (cpu profile; a chapter
 #               whose notebook, library and profile did not change is not re-run) and build the site
-#   make test   set up and run the whole test suite (chapters included, under the quick profile)
+#   make test   set up, lint (ruff) and type-check (mypy) the code, then run the whole test suite
+#               (chapters included, under the quick profile)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 MATHJAX := book/_assets/mathjax/VERSION
 
-.PHONY: setup browser test smoke book clean
+.PHONY: setup browser lint test smoke book clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +27,12 @@ setup: $(STAMP) $(MATHJAX)
 browser:
 	bash book/install_browser.sh
 
-test: setup
+# ruff (rules and line length in pyproject.toml) and mypy on osnet_lib, before the tests
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest -q
 
 smoke: setup

@@ -1,9 +1,24 @@
 """Shared code of the ``prepare_<dataset>.py`` scripts: check a release archive the user has
 downloaded, extract it safely under the data root, and print the dataset's statistics.
 
-Safety: every member of the archive is checked before anything is written. A member with an
-absolute path, a ``..`` component, a link that points outside the target folder, or a device
-file makes the whole archive refused.
+Safety: nothing is written outside the target folder.
+
+- Tar archives are extracted with Python's own extraction filter ``data`` (PEP 706), which
+  refuses absolute paths, ``..`` escapes, links that point outside the target (or to an
+  absolute path), device files and fifos, and clears set-uid bits and group/other write
+  permission. It stops at the first offending member, so before anything is written the
+  members are also listed by hand (:func:`unsafe_members`: absolute paths, ``..``, links
+  outside, device files), to refuse the whole archive with every offender named.
+- Zip archives have no such filter (``zipfile`` silently rewrites ``..`` and absolute names
+  instead), so they are checked by hand only: absolute paths, ``..``, symbolic links, and
+  names that resolve outside the target.
+
+Completeness: an archive is extracted completely or not at all (:func:`extract_release`). It
+is extracted into a temporary folder beside the target, every file is checked against the
+archive's listing (present, with its size), and only then renamed into place. An existing
+release folder is checked the same way, so an extraction that an older version left half
+done is extracted again rather than taken for complete. A lock on the target folder keeps two
+extractions apart, and the temporary folders of a killed one are removed by the next.
 """
 
 import argparse
@@ -11,8 +26,10 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import sys
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +41,7 @@ except ImportError:  # running from a checkout that was not pip-installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from osnet_lib.data import ReIDDataset, build_dataset  # noqa: E402
+from osnet_lib.provenance import FolderLockedError, exclusive_lock  # noqa: E402
 
 logger = logging.getLogger("osnet_lib.data_scripts")
 
@@ -217,12 +235,38 @@ def safe_extract(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> 
     if archive_kind(path) == "zip":
         with zipfile.ZipFile(path) as zf:
             zf.extractall(dest)
-    else:
-        with tarfile.open(path) as tf:
-            if hasattr(tarfile, "data_filter"):  # PEP 706: a second line of defence
-                tf.extractall(dest, filter="data")
-            else:
-                tf.extractall(dest)  # every member was checked above
+        return
+    if not hasattr(tarfile, "data_filter"):  # Python < 3.11.4
+        raise ArchiveError("extracting tar archives safely needs Python 3.11.4 or later "
+                           "(tarfile's 'data' extraction filter)")
+    with tarfile.open(path) as tf:
+        try:
+            tf.extractall(dest, filter="data")
+        except tarfile.FilterError as exc:
+            raise ArchiveError(f"refusing to extract '{path}': {exc}") from exc
+
+
+def archive_files(path: str | os.PathLike[str]) -> dict[str, int]:
+    """The regular files an archive holds: ``{relative path: size in bytes}``."""
+    path = Path(path).expanduser()
+    if archive_kind(path) == "zip":
+        with zipfile.ZipFile(path) as zf:
+            return {i.filename.rstrip("/"): i.file_size for i in zf.infolist() if not i.is_dir()}
+    with tarfile.open(path) as tf:
+        return {m.name: m.size for m in tf.getmembers() if m.isfile()}
+
+
+def missing_files(folder: Path, files: dict[str, int]) -> list[str]:
+    """The entries of ``files`` (:func:`archive_files`) absent from ``folder`` or of another
+    size there: empty when the extraction is complete."""
+    bad = []
+    for name, size in files.items():
+        try:
+            if (folder / name).stat().st_size != size:
+                bad.append(name)
+        except OSError:
+            bad.append(name)
+    return bad
 
 
 def print_statistics(ds: ReIDDataset, release: Release | None = None, note: str = "") -> None:
@@ -260,15 +304,63 @@ def make_parser(release: Release, description: str) -> argparse.ArgumentParser:
 
 
 def extract_release(args: argparse.Namespace, release: Release) -> Path:
-    """Check and extract ``args.archive`` into ``args.root/<dataset_dir>``; return that folder."""
-    check_archive(args.archive, release, verify_md5=not args.skip_checksum)
+    """Check and extract ``args.archive`` into ``args.root/<dataset_dir>``; return that folder.
+
+    Complete or not at all: the archive goes to a temporary folder beside the target, is
+    checked against its listing (:func:`missing_files`), and its top-level entries are then
+    renamed into place (the release's own folder last). An existing release folder is kept
+    only when it is complete (or extracted again with ``--overwrite``).
+
+    Raises:
+        ArchiveError: a wrong or unsafe archive, or an extraction that came out incomplete.
+        FolderLockedError: another extraction into the same folder is running.
+    """
+    archive = Path(args.archive).expanduser()
+    check_archive(archive, release, verify_md5=not args.skip_checksum)
     target = Path(args.root).expanduser() / release.dataset_dir
-    if (target / release.top_level).exists() and not args.overwrite:
-        logger.info("%s already exists: not extracting again", target / release.top_level)
-        return target
-    logger.info("extracting %s to %s", args.archive, target)
-    safe_extract(args.archive, target)
+    bad = unsafe_members(archive, target)
+    if bad:  # before anything is written, with every offender named
+        listed = "; ".join(bad[:5]) + ("; ..." if len(bad) > 5 else "")
+        raise ArchiveError(f"refusing to extract '{archive}': {len(bad)} member(s) would "
+                           f"escape '{target}': {listed}")
+    files = archive_files(archive)
+    with exclusive_lock(target):
+        for stale in target.glob(".*.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        release_dir = target / release.top_level
+        if release_dir.exists() and not args.overwrite:
+            missing = missing_files(target, files)
+            if not missing:
+                logger.info("%s is already extracted and complete", release_dir)
+                return target
+            logger.warning("%s is incomplete (%d of %d files missing or truncated, e.g. %s): "
+                           "extracting again", release_dir, len(missing), len(files), missing[0])
+        logger.info("extracting %s to %s", archive, target)
+        partial = Path(tempfile.mkdtemp(dir=target, prefix=f".{release.top_level}.partial-"))
+        try:
+            safe_extract(archive, partial)
+            missing = missing_files(partial, files)
+            if missing:
+                raise ArchiveError(f"extracting '{archive}' left {len(missing)} file(s) missing "
+                                   f"or truncated, e.g. {missing[0]}: is the disk full?")
+            entries = sorted(partial.iterdir(), key=lambda p: p.name == release.top_level)
+            for entry in entries:  # the release's own folder last: its presence means done
+                _replace(entry, target / entry.name)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _replace(new: Path, old: Path) -> None:
+    """Rename ``new`` over ``old`` (a file or folder); an existing ``old`` is moved aside
+    first and removed afterwards, so ``old`` is at every moment the old or the new entry."""
+    if not old.exists() and not old.is_symlink():
+        new.rename(old)
+        return
+    aside = Path(tempfile.mkdtemp(dir=old.parent, prefix=f".{old.name}.partial-old-"))
+    old.rename(aside / old.name)
+    new.rename(old)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def run(
@@ -300,7 +392,7 @@ def run(
             print_statistics(ds, release, note="split 0 of 10 (split_id=0..9)")
         else:
             print_statistics(build_dataset(release.name, args.root), release)
-    except (ArchiveError, OSError, ValueError, ImportError) as exc:
+    except (ArchiveError, OSError, ValueError, ImportError, FolderLockedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

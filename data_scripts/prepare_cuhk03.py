@@ -1,4 +1,5 @@
-"""Prepare CUHK03 for the 767/700 protocol: extract the release, convert it, print statistics.
+"""Prepare CUHK03 for the 767/700 protocol (and the classic one): extract the release, convert
+it, print statistics.
 
 Usage::
 
@@ -7,8 +8,9 @@ Usage::
         --labeled-split cuhk03_new_protocol_config_labeled.mat
 
 The two split files of the 767/700 protocol (Zhong et al., CVPR 2017) are published apart from
-the release; they are copied to ``DIR/cuhk03/``. The conversion of ``cuhk-03.mat`` (MATLAB
-v7.3) to png images needs h5py.
+the release; they are copied to ``DIR/cuhk03/``. The classic protocol's 20 splits come with the
+release, in ``cuhk-03.mat`` itself. The conversion of ``cuhk-03.mat`` (MATLAB v7.3) to png
+images needs h5py.
 """
 
 import argparse
@@ -20,6 +22,7 @@ from pathlib import Path
 from _archive import RELEASES, print_statistics, run
 
 from osnet_lib.data import build_dataset, convert_cuhk03
+from osnet_lib.data.cuhk03 import CLASSIC_SPLITS
 
 RELEASE = RELEASES["cuhk03"]
 DESCRIPTION = (
@@ -51,6 +54,10 @@ def _convert(args: argparse.Namespace, folder: Path) -> None:
             shutil.copyfile(src, dst)
     written = convert_cuhk03(folder)
     for path in written:
+        if path.name == CLASSIC_SPLITS:
+            print_statistics(build_dataset("cuhk03", args.root, protocol="classic"),
+                             note="classic protocol, split 0 of 20 (split_id=0..19)")
+            continue
         kind = "labeled" if "labeled" in path.name else "detected"
         print_statistics(
             build_dataset("cuhk03", args.root, images=kind), RELEASE if kind == "detected" else None

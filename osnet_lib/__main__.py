@@ -1,10 +1,114 @@
-"""Command-line entry point: ``python -m osnet_lib <command>`` (or ``osnet <command>``)."""
+"""Command-line entry point: ``python -m osnet_lib <command>`` (or ``osnet <command>``).
+
+Every value is checked before any work starts (argument types here, then the recipe, the
+datasets and the output paths). A user error (a bad value, a missing or unreadable file, a
+dataset that cannot make a re-ID protocol, a run folder in use) ends the command with one line
+on standard error, ``error: <what is wrong and what to do>``, and exit status 2, as argparse
+does for a bad option; ``--debug`` shows the Python traceback instead.
+"""
 
 import argparse
 import logging
+import math
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+#: Exit status of a command stopped by a user error (the status argparse uses for usage errors).
+USER_ERROR = 2
+#: What a user error is: a bad value or type, a file problem, a missing optional package, or a
+#: refusal (a run folder in use). Anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError,
+                                                 RuntimeError)
+
+
+class UserError(SystemExit):
+    """Ends the command with status :data:`USER_ERROR`; ``str()`` is the message printed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(USER_ERROR)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (a multi-line message joined with ``; ``)."""
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines) or type(error).__name__
+
+
+# -- argument types: checked by argparse, before any work ----------------------------------------
+def _int_at_least(low: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{what}: must be at least {low}, got {value}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text!r}")
+    return value
+
+
+_positive_float.__name__ = "float"
+_POSITIVE = _int_at_least(1, "a positive count")
+_SEED = _int_at_least(0, "a seed")
+_IMAGE_SIDE = _int_at_least(16, "an image side in pixels (the network down-samples by 16)")
+_BATCH = _int_at_least(2, "a training batch (BatchNorm needs two images or more)")
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a file the command can write: its folder exists and is writable and it is
+    not a folder itself. Checked before any work, so a typo never costs a run.
+
+    Raises:
+        ValueError: the message names the path and what is wrong.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ValueError(f"output {path} is a folder; give a file name inside it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"output folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {folder} is not writable")
+    return path
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder the command can create or write into.
+
+    Raises:
+        ValueError: it is a file, or it (or the nearest existing folder above it) is not
+            writable; the message names it.
+    """
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output {path} is a file, not a folder; give a folder for the run")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"output {path} lies under {existing}, which is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {existing} is not writable")
+    return path
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -41,15 +145,24 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     for name in list_models():
         model = build_model(name, num_classes=10).eval()
         out = model.forward_all(x)
+        logits = tuple(out.logits.shape) if out.logits is not None else None
         print(f"{name:<18} featuremaps {tuple(out.featuremaps.shape)} "
-              f"embedding {tuple(out.embedding.shape)} logits {tuple(out.logits.shape)}")
+              f"embedding {tuple(out.embedding.shape)} logits {logits}")
     return _cmd_complexity(args)
 
 
 def _parse_value(text: str) -> Any:
+    """A YAML value (``true``, ``[1, 2]``, ``0.1``), with numbers such as ``1e-3`` (a string in
+    YAML 1.1) read as numbers."""
     import yaml
 
-    return yaml.safe_load(text)
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _key_values(items: Sequence[str], what: str) -> dict[str, Any]:
@@ -57,7 +170,7 @@ def _key_values(items: Sequence[str], what: str) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"error: {what} must look like key=value, got {item!r}")
+            raise ValueError(f"{what} must look like key=value, got {item!r}")
         out[key.strip()] = _parse_value(value)
     return out
 
@@ -83,6 +196,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from osnet_lib.engine import Trainer
     from osnet_lib.recipes import get_recipe
 
+    check_output_dir(args.output)
     overrides = _key_values(args.set, "--set")
     for key in ("model", "epochs", "batch_size", "lr", "pretrained"):
         value = getattr(args, key)
@@ -97,7 +211,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       device=args.device, model_options=_key_values(args.model_option,
                                                                     "--model-option"),
                       progress=not args.quiet)
-    results = trainer.fit(resume=args.resume)
+    results = trainer.fit(resume=args.resume, force=args.force)
     if results:
         for name, metrics in results["metrics"].items():
             print(f"{name}: R1 {metrics['rank1']:.1%} mAP {metrics['mAP']:.1%}")
@@ -109,6 +223,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from osnet_lib.recipes import get_recipe
     from osnet_lib.search import run_search
 
+    check_output_dir(args.output)
     overrides = _key_values(args.set, "--set")
     for key in ("model", "epochs", "batch_size", "lr"):
         value = getattr(args, key)
@@ -138,6 +253,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from osnet_lib.engine import evaluate_model
     from osnet_lib.provenance import provenance, write_json_atomic
 
+    if args.output:
+        check_output_file(args.output)
     model = _model_from_args(args)
     results = {}
     for spec, ds in zip(args.dataset, _load_datasets(args.dataset, args.data_root)):
@@ -153,18 +270,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _image_list(source: str) -> list[str]:
-    from pathlib import Path
+    """The images of a folder (searched recursively by :func:`osnet_lib.data.scan_images`, the
+    scanner the dataset loaders use) or of a list file (one path a line, relative to the list's
+    folder unless absolute). Every listed file must exist."""
+    from osnet_lib.data import scan_images
 
-    path = Path(source)
+    path = Path(source).expanduser()
     if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*")
-                       if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+        files = [str(p) for p in scan_images(path, recursive=True)]
     elif path.is_file():
-        files = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file listing image paths (one a line), "
+                             "nor a folder of images") from None
+        files = [str(p if p.is_absolute() else path.parent / p)
+                 for p in (Path(line.strip()).expanduser() for line in lines if line.strip())]
+        absent = [f for f in files if not os.path.isfile(f)]
+        if absent:
+            raise FileNotFoundError(f"{len(absent)} image(s) listed in {path} do not exist, "
+                                    f"e.g. {absent[0]}")
     else:
-        raise SystemExit(f"error: {source} is neither a folder of images nor a list file")
+        raise ValueError(f"{source} is neither a folder of images nor a list file")
     if not files:
-        raise SystemExit(f"error: no images found in {source}")
+        raise ValueError(f"no images found in {source}")
     return files
 
 
@@ -173,15 +302,17 @@ def _cmd_features(args: argparse.Namespace) -> int:
 
     from osnet_lib.data import build_transforms
     from osnet_lib.engine import extract_features
+    from osnet_lib.provenance import atomic_write
 
+    output = check_output_file(args.output)
+    images = _image_list(args.images)
     model = _model_from_args(args)
     _, tf = build_transforms(args.height, args.width)
-    feats = extract_features(model, _image_list(args.images), tf, flip=args.flip,
-                             device=args.device)
-    np.save(args.output, feats.features.numpy())
-    with open(str(args.output) + ".paths.txt", "w") as f:
-        f.write("\n".join(feats.paths) + "\n")
-    print(f"wrote {tuple(feats.features.shape)} features to {args.output}")
+    feats = extract_features(model, images, tf, flip=args.flip, device=args.device)
+    atomic_write(output, lambda f: np.save(f, feats.features.numpy()))
+    paths = "\n".join(feats.paths) + "\n"
+    atomic_write(str(output) + ".paths.txt", lambda f: f.write(paths.encode()))
+    print(f"wrote {tuple(feats.features.shape)} features to {output}")
     return 0
 
 
@@ -190,15 +321,18 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     from osnet_lib.engine import extract_features, rank_gallery
     from osnet_lib.provenance import write_json_atomic
 
+    output = check_output_file(args.output)
+    queries, gallery = _image_list(args.query), _image_list(args.gallery)
     model = _model_from_args(args)
     _, tf = build_transforms(args.height, args.width)
-    q = extract_features(model, _image_list(args.query), tf, flip=args.flip, device=args.device)
-    g = extract_features(model, _image_list(args.gallery), tf, flip=args.flip, device=args.device)
+    q = extract_features(model, queries, tf, flip=args.flip, device=args.device)
+    g = extract_features(model, gallery, tf, flip=args.flip, device=args.device)
     idx, dist = rank_gallery(q.features, g.features, args.top_k, args.distance)
     ranking = {qp: [{"path": g.paths[j], "distance": float(d)} for j, d in zip(row, drow)]
                for qp, row, drow in zip(q.paths, idx.tolist(), dist.tolist())}
-    write_json_atomic(args.output, ranking)
-    print(f"ranked {len(g.paths)} gallery images for {len(q.paths)} queries into {args.output}")
+    write_json_atomic(output, ranking)
+    print(f"wrote the {idx.shape[1]} nearest of {len(g.paths)} gallery images for each of "
+          f"{len(q.paths)} queries to {output}")
     return 0
 
 
@@ -209,8 +343,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    "file published by the paper's authors")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a model option such as T=1 or fusion=concat (repeatable)")
-    p.add_argument("--height", type=int, default=256, help="input height (default %(default)s)")
-    p.add_argument("--width", type=int, default=128, help="input width (default %(default)s)")
+    p.add_argument("--height", type=_IMAGE_SIDE, default=256,
+                   help="input height (default %(default)s)")
+    p.add_argument("--width", type=_IMAGE_SIDE, default=128,
+                   help="input width (default %(default)s)")
     p.add_argument("--flip", action="store_true",
                    help="average each image's features with its mirror image's")
     p.add_argument("--distance", default="cosine", choices=("cosine", "euclidean"),
@@ -218,12 +354,23 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``error: <problem> (<prog> --help lists the options)``,
+    exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} ({self.prog} --help lists the options)", file=sys.stderr)
+        raise UserError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m osnet_lib",
         description="OSNet and OSNet-AIN for person re-identification (Zhou et al., TPAMI 2021).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     sub.add_parser("models", help="list the registered models with their size and cost"
                    ).set_defaults(func=_cmd_models)
@@ -250,14 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluation dataset (repeatable; default: the training datasets)")
     t.add_argument("--data-root", default="data", help="folder holding the datasets")
     t.add_argument("--output", required=True, help="run folder: checkpoint, weights, results")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    t.add_argument("--seed", type=_SEED, default=0, help="random seed (default %(default)s)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
     t.add_argument("--resume", action="store_true",
-                   help="continue from the run folder's last checkpoint")
+                   help="continue from the run folder's last checkpoint (same recipe, seed, "
+                   "datasets and model options)")
+    t.add_argument("--force", action="store_true",
+                   help="start over in a run folder that already holds a run, replacing it")
     t.add_argument("--model", help="override the recipe's model")
-    t.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    t.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
-    t.add_argument("--lr", type=float, help="override the learning rate")
+    t.add_argument("--epochs", type=_POSITIVE, help="override the recipe's epochs")
+    t.add_argument("--batch-size", dest="batch_size", type=_BATCH,
+                   help="override the batch size (2 or more)")
+    t.add_argument("--lr", type=_positive_float, help="override the learning rate")
     t.add_argument("--pretrained", help="start from this weight file (e.g. ImageNet weights)")
     t.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any recipe field, e.g. --set eval_freq=5 (repeatable)")
@@ -277,14 +428,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target", action="append", required=True, metavar="NAME[:K=V,...]",
                    help="held-out dataset(s) to evaluate on; the first selects the seed")
     s.add_argument("--data-root", default="data", help="folder holding the datasets")
-    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3],
+    s.add_argument("--seeds", type=_SEED, nargs="+", default=[0, 1, 2, 3],
                    help="one search per seed (default: four, as the paper)")
     s.add_argument("--output", required=True, help="folder for the runs and the genotype")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
     s.add_argument("--model", help="width of the supernet, e.g. osnet_x0_25")
-    s.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    s.add_argument("--batch-size", dest="batch_size", type=int, help="override the batch size")
-    s.add_argument("--lr", type=float, help="override the learning rate")
+    s.add_argument("--epochs", type=_POSITIVE, help="override the recipe's epochs")
+    s.add_argument("--batch-size", dest="batch_size", type=_BATCH,
+                   help="override the batch size (2 or more)")
+    s.add_argument("--lr", type=_positive_float, help="override the learning rate")
     s.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override any recipe field (repeatable)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -309,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(k)
     k.add_argument("--query", required=True, help="folder or list file of query images")
     k.add_argument("--gallery", required=True, help="folder or list file of gallery images")
-    k.add_argument("--top-k", dest="top_k", type=int, default=10, help="default %(default)s")
+    k.add_argument("--top-k", dest="top_k", type=_POSITIVE, default=10,
+                   help="gallery images kept per query, 1 or more (default %(default)s)")
     k.add_argument("--output", required=True, help="JSON file for the ranked lists")
     k.set_defaults(func=_cmd_rank)
 
@@ -319,12 +472,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(error: BaseException) -> NoReturn:
+    message = one_line(error)
+    print(f"error: {message} (--debug shows the traceback)", file=sys.stderr)
+    raise UserError(message) from error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns 0 on success.
+
+    Raises:
+        SystemExit: status 2 for a bad option (argparse) or a user error (:class:`UserError`,
+            after one line on standard error), unless ``--debug`` is given, which lets the
+            original exception and its traceback through.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    if args.debug:
+        return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as error:
+        _fail(error)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from osnet_lib.blocks import OSBlock
 from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from osnet_lib.layers import AggregationGate, LiteConv3x3
 from osnet_lib.models import STAGES
+from osnet_lib.utils import check_positive_int, eval_mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -44,10 +45,6 @@ __all__ = [
 ]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # -- Sec. 3.1: cost formulas ------------------------------------------------------------------
@@ -62,7 +59,7 @@ class LayerCost:
 def standard_conv_cost(h: int, w: int, k: int, c: int, c_out: int) -> LayerCost:
     """A standard k x k convolution from c to c_out channels on an h x w map (stride 1, same
     padding): ``h*w*k^2*c*c_out`` Mult-Adds and ``k^2*c*c_out`` weights (Sec. 3.1)."""
-    h, w, k, c, c_out = (_positive_int(n, v) for n, v in
+    h, w, k, c, c_out = (check_positive_int(n, v) for n, v in
                          (("h", h), ("w", w), ("k", k), ("c", c), ("c_out", c_out)))
     return LayerCost(h * w * k * k * c * c_out, k * k * c * c_out)
 
@@ -76,7 +73,7 @@ def separable_conv_cost(h: int, w: int, k: int, c: int, c_out: int,
     ``order="dw_pw"`` (MobileNet: depthwise on c channels, then pointwise) costs
     ``h*w*(k^2 + c_out)*c`` and ``(k^2 + c_out)*c``. The two agree when ``c == c_out``.
     """
-    h, w, k, c, c_out = (_positive_int(n, v) for n, v in
+    h, w, k, c, c_out = (check_positive_int(n, v) for n, v in
                          (("h", h), ("w", w), ("k", k), ("c", c), ("c_out", c_out)))
     if order == "pw_dw":
         return LayerCost(h * w * (k * k + c) * c_out, (k * k + c) * c_out)
@@ -111,14 +108,9 @@ def layer_mult_adds(module: nn.Module, input_shape: Sequence[int]) -> int:
     RGB network. Runs in eval mode and restores the module's mode.
     """
     c, h, w = _check_chw(input_shape)
-    was_training = module.training
-    module.eval()
-    try:
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            module(torch.zeros(1, c, h, w, device=_device(module)))
-    finally:
-        module.train(was_training)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(module), counter:
+        module(torch.zeros(1, c, h, w, device=_device(module)))
     return counter.get_total_flops() // 2
 
 
@@ -150,13 +142,10 @@ def analytic_mult_adds(module: nn.Module, input_shape: Sequence[int],
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-    was_training = module.training
-    module.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(module):
             (forward or module)(torch.zeros(1, c, h, w, device=_device(module)))
     finally:
-        module.train(was_training)
         for handle in handles:
             handle.remove()
     return total
@@ -188,8 +177,8 @@ def chain_receptive_field(layers: Sequence[tuple[int, int]]) -> int:
     for i, pair in enumerate(layers):
         if len(pair) != 2:
             raise ValueError(f"layer {i}: expected (kernel, stride), got {pair!r}")
-        k, s = (_positive_int(f"layer {i} kernel", pair[0]),
-                _positive_int(f"layer {i} stride", pair[1]))
+        k, s = (check_positive_int(f"layer {i} kernel", pair[0]),
+                check_positive_int(f"layer {i} stride", pair[1]))
         rf += (k - 1) * jump
         jump *= s
     return rf
@@ -264,7 +253,7 @@ def gradient_receptive_field(
     parameters of ``dtype``.
     """
     c, h, w = _check_chw(input_shape)
-    batch = _positive_int("batch", batch)
+    batch = check_positive_int("batch", batch)
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, c, h, w, generator=g, dtype=dtype).requires_grad_(True)
     out = fn(x)
@@ -276,6 +265,9 @@ def gradient_receptive_field(
     if not (0 <= py < oh and 0 <= px < ow):
         raise ValueError(f"position {(py, px)} is outside the {oh}x{ow} output map")
     out[:, :, py, px].sum().backward()
+    if x.grad is None:
+        raise ValueError("fn must be differentiable with respect to its input (no gradient "
+                         "reached it)")
     grad = x.grad.abs().sum(dim=(0, 1)).numpy()
     rows, cols = np.nonzero(grad)
     if rows.size == 0:
@@ -305,8 +297,12 @@ def manual_gate(gate: AggregationGate, x: torch.Tensor) -> torch.Tensor:
     p = x.mean(dim=(2, 3))  # (N, C)
     w1, b1 = gate.fc1.weight[:, :, 0, 0], gate.fc1.bias
     w2, b2 = gate.fc2.weight[:, :, 0, 0], gate.fc2.bias
-    hidden = torch.clamp(p @ w1.T + b1, min=0)
-    return torch.sigmoid(hidden @ w2.T + b2)
+    hidden = torch.clamp(p @ w1.T + _bias(b1), min=0)
+    return torch.sigmoid(hidden @ w2.T + _bias(b2))
+
+
+def _bias(b: torch.Tensor | None) -> torch.Tensor | float:
+    return 0.0 if b is None else b
 
 
 def gate_statistics(gates: torch.Tensor) -> dict[str, Any]:
@@ -386,13 +382,10 @@ def stage_shapes(model: "OSNet", input_size: Sequence[int] = (256, 128)
                              else (1, 1, out.shape[1]))
 
         handles.append(module.register_forward_hook(hook))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model):
             model.embed(torch.zeros(1, 3, *input_size, device=_device(model)))
     finally:
-        model.train(was_training)
         for handle in handles:
             handle.remove()
     return [(label, shapes[label]) for label, _ in _STAGE_MODULES]
@@ -433,10 +426,10 @@ def procedural_images(n: int, size: Sequence[int] = (256, 128), seed: int = 0,
     (in [0, 1]) are normalised with the ImageNet mean and standard deviation, as the network's
     inputs are.
     """
-    n = _positive_int("n", n)
+    n = check_positive_int("n", n)
     if len(size) != 2:
         raise ValueError(f"size must be (height, width), got {tuple(size)}")
-    h, w = (_positive_int("height", size[0]), _positive_int("width", size[1]))
+    h, w = (check_positive_int("height", size[0]), check_positive_int("width", size[1]))
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     images = np.empty((n, 3, h, w), dtype=np.float32)
@@ -488,7 +481,7 @@ def plot_images(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"expected (N, 3, H, W) images, got {tuple(images.shape)}")
     n = images.shape[0]
-    ncols = min(_positive_int("ncols", ncols), n)
+    ncols = min(check_positive_int("ncols", ncols), n)
     nrows = -(-n // ncols)
     h, w = images.shape[2:]
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * h / w + 0.3),

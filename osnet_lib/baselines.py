@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from osnet_lib.data.image_dataset import read_image, to_rgb
+from osnet_lib.utils import check_positive_int
 
 __all__ = ["ColourHistogram", "colour_histogram", "histogram_distance", "rgb_to_hsv"]
 
@@ -40,14 +43,7 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
 
 
 def _load_path(p: "str | Path") -> np.ndarray:
-    path = Path(p)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"cannot read image {str(path)!r}: {e}") from None
+    return np.asarray(read_image(p), dtype=np.uint8)
 
 
 def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
@@ -56,7 +52,7 @@ def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency of the library
-        torch = None
+        torch = None  # type: ignore[assignment]
     if torch is not None and isinstance(images, torch.Tensor):
         x = images.detach().cpu().float()
         if x.dim() == 3:
@@ -94,7 +90,7 @@ def _to_batch(images: Any, size: tuple[int, int]) -> np.ndarray:
             if isinstance(item, (str, Path)):
                 a = _load_path(item)
             elif isinstance(item, Image.Image):
-                a = np.asarray(item.convert("RGB"), dtype=np.uint8)
+                a = np.asarray(to_rgb(item, "a PIL image"), dtype=np.uint8)
             elif isinstance(item, np.ndarray) or (
                     torch is not None and isinstance(item, torch.Tensor)):
                 out.append(_to_batch(item, size))
@@ -114,7 +110,8 @@ def _resize_batch(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out = np.empty((arr.shape[0], size[0], size[1], 3), dtype=np.float32)
     for i, a in enumerate(arr):
         im = Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8))
-        out[i] = np.asarray(im.resize((size[1], size[0]), Image.BILINEAR), dtype=np.float32) / 255
+        small = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        out[i] = np.asarray(small, dtype=np.float32) / 255
     return out
 
 
@@ -136,9 +133,7 @@ class ColourHistogram:
 
     def __post_init__(self) -> None:
         for name in ("stripes", "hue_bins", "sat_bins", "val_bins"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_positive_int(name, getattr(self, name))
         try:
             h, w = int(self.size[0]), int(self.size[1])
         except (TypeError, ValueError, IndexError):
@@ -166,7 +161,7 @@ class ColourHistogram:
         try:
             import torch
         except ImportError:  # pragma: no cover - torch is a dependency of the library
-            torch = None
+            torch = None  # type: ignore[assignment]
         chunk = 256  # bounds the memory of the float HSV planes
         is_tensor = torch is not None and isinstance(images, torch.Tensor)
         if isinstance(images, np.ndarray) or is_tensor:

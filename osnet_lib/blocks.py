@@ -86,7 +86,8 @@ class BlockOptions:
         if self.same_depth is not None and (
             not isinstance(self.same_depth, int) or self.same_depth < 1
         ):
-            raise ValueError(f"same_depth must be None or a positive integer, got {self.same_depth!r}")
+            raise ValueError(
+                f"same_depth must be None or a positive integer, got {self.same_depth!r}")
         if self.fusion != "gate" and (
             self.gate_sharing != "unified" or self.gate_granularity != "channel"
         ):
@@ -176,10 +177,11 @@ class OSBlock(nn.Module):
         elif options.fusion == "static":
             self.gates = nn.ModuleList(StaticGate(mid) for _ in range(options.T))
         else:
-            self.gates = None
+            self.gates = None  # type: ignore[assignment]  # concat and add fuse without gates
         fused = mid * options.T if options.fusion == "concat" else mid
         in_inner = instance_norm in ("in", "in_out")
-        self.conv3 = ConvNormAct(fused, out_channels, 1, norm="none" if in_inner else "bn", relu=False)
+        self.conv3 = ConvNormAct(fused, out_channels, 1, norm="none" if in_inner else "bn",
+                                 relu=False)
         self.in_inner = nn.InstanceNorm2d(out_channels, affine=True) if in_inner else None
         self.downsample = (
             ConvNormAct(in_channels, out_channels, 1, relu=False)
@@ -230,7 +232,7 @@ class OSBlock(nn.Module):
         replaces the BatchNorm), else the BatchNorm."""
         if self.in_inner is not None:
             return self.in_inner(conv_out)
-        return self.conv3.norm(conv_out)
+        return self.conv3.norm(conv_out)  # type: ignore[misc]
 
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         """The identity branch: ``x`` itself, or a linear 1x1 projection (with BatchNorm) when

@@ -9,10 +9,13 @@ Taught in chapters 2 and 5.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from osnet_lib.utils import eval_mode
 
 
 def count_params(model: nn.Module, include_classifier: bool = False) -> int:
@@ -38,16 +41,11 @@ def count_mult_adds(
     fn = getattr(model, forward, None)
     if not callable(fn):
         raise ValueError(f"the model has no method {forward!r} to count")
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        x = torch.zeros(1, 3, *input_size, device=device)
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            fn(x)
-    finally:
-        model.train(was_training)
+    device = next(model.parameters()).device
+    x = torch.zeros(1, 3, *input_size, device=device)
+    counter = FlopCounterMode(display=False)
+    with eval_mode(model), counter:
+        fn(x)
     return counter.get_total_flops() // 2
 
 
@@ -65,7 +63,7 @@ def complexity(model: nn.Module, input_size: Sequence[int] = (256, 128)) -> Comp
     return Complexity(count_params(model), count_mult_adds(model, input_size))
 
 
-def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, float]]:
+def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, Any]]:
     """Table 6 as this library measures it, next to the paper's figures.
 
     Returns one dict per row with ``beta``, ``gamma``, ``input_size``, the measured ``params_m``
@@ -77,7 +75,7 @@ def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, float
 
     models = models or {beta: build_model(model_name("osnet", beta))
                         for beta in dict.fromkeys(row[0] for row in TABLE6)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for beta, params_m, gamma, mult_adds_m, *_ in TABLE6:
         size = GAMMA_INPUT_SIZE[gamma]
         c = complexity(models[beta], size)

@@ -36,13 +36,15 @@ import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_linear_bn_eval
 
 from osnet_lib.layers import ConvNormAct, LiteConv3x3
 from osnet_lib.models import OUTPUT_STRIDE, OSNet
+from osnet_lib.utils import check_finite, check_int, check_positive_int
 
 log = logging.getLogger(__name__)
 
@@ -78,34 +80,30 @@ def _has_running_stats(bn: nn.modules.batchnorm._BatchNorm) -> bool:
     return bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None
 
 
-def _fold_pair(layer: _Foldable, bn: nn.modules.batchnorm._BatchNorm) -> bool:
-    """Fold ``bn`` (eval mode) into ``layer`` in place; return False where it cannot be done.
+def _fused(layer: _Foldable, bn: nn.modules.batchnorm._BatchNorm) -> nn.Module | None:
+    """``layer`` with ``bn`` (eval mode) folded in, by torch's own
+    :func:`torch.nn.utils.fusion.fuse_conv_bn_eval` / ``fuse_linear_bn_eval``; None where it
+    cannot be done (no running statistics, or widths that differ).
 
     ``BN(Wx + b) = s * (Wx + b - mu) + beta`` with ``s = gamma / sqrt(var + eps)``, so the folded
     layer has weights ``s * W`` (scaled per output channel) and bias ``s * (b - mu) + beta``.
-    Computed in float64, then cast back to the layer's dtype.
     """
     out = layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
     if not _has_running_stats(bn) or bn.num_features != out:
-        return False
-    with torch.no_grad():
-        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
-        shift = -bn.running_mean.double() * scale
-        if bn.affine:
-            scale = scale * bn.weight.double()
-            shift = shift * bn.weight.double() + bn.bias.double()
-        weight = layer.weight.double() * scale.view(-1, *([1] * (layer.weight.dim() - 1)))
-        bias = shift if layer.bias is None else layer.bias.double() * scale + shift
-        dtype = layer.weight.dtype
-        layer.weight = nn.Parameter(weight.to(dtype), requires_grad=False)
-        layer.bias = nn.Parameter(bias.to(dtype), requires_grad=False)
-    return True
+        return None
+    layer, bn = layer.eval(), bn.eval()
+    if isinstance(layer, nn.Conv2d):
+        return fuse_conv_bn_eval(layer, bn)
+    return fuse_linear_bn_eval(layer, bn)
 
 
 def _fold_child(parent: nn.Module, layer_name: str, bn_name: str) -> None:
     layer, bn = getattr(parent, layer_name), getattr(parent, bn_name)
-    if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) and _fold_pair(layer, bn):
-        setattr(parent, bn_name, nn.Identity())
+    if isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        fused = _fused(layer, bn)
+        if fused is not None:
+            setattr(parent, layer_name, fused)
+            setattr(parent, bn_name, nn.Identity())
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:
@@ -153,10 +151,12 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         elif isinstance(module, nn.Sequential):
             for i in range(len(module) - 1):
                 layer, bn = module[i], module[i + 1]
-                pair_ok = (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or (
-                    isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d)
-                )
-                if pair_ok and _fold_pair(layer, bn):
+                fused = None
+                if (isinstance(layer, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or (
+                        isinstance(layer, nn.Linear) and isinstance(bn, nn.BatchNorm1d)):
+                    fused = _fused(layer, bn)
+                if fused is not None:
+                    module[i] = fused
                     module[i + 1] = nn.Identity()
     left = [
         name for name, m in folded.named_modules()
@@ -218,9 +218,11 @@ def _check_input_size(input_size: Any) -> tuple[int, int]:
 class _Embedding(nn.Module):
     """Wraps a model so that ``forward`` is its ``embed`` (what tracers and exporters see)."""
 
+    model: OSNet
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.model = model
+        self.model = cast(OSNet, model)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.embed(images)
@@ -250,17 +252,15 @@ def _export(module: nn.Module, f: str | io.BytesIO, input_size: tuple[int, int],
     )
     with _quiet_tracing(), torch.no_grad():
         torch.onnx.export(
-            _Embedding(module).eval(), (example,), f, dynamo=False,
+            _Embedding(module).eval(), (example,), f,  # type: ignore[arg-type]  # also a file
+            dynamo=False,
             input_names=[_INPUT_NAME], output_names=[_OUTPUT_NAME],
             dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True,
         )
 
 
 def _check_opset(opset: Any) -> int:
-    lo, hi = _OPSET_RANGE
-    if not isinstance(opset, int) or isinstance(opset, bool) or not lo <= opset <= hi:
-        raise ValueError(f"opset must be an integer in [{lo}, {hi}], got {opset!r}")
-    return opset
+    return check_int("opset", opset, *_OPSET_RANGE)
 
 
 def _check_output_path(path: Any) -> Path:
@@ -375,11 +375,9 @@ def check_onnx(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX file not found: {path}")
-    if not isinstance(atol, (int, float)) or isinstance(atol, bool) or atol < 0:
-        raise ValueError(f"atol must be a non-negative number, got {atol!r}")
-    sizes = list(batch_sizes)
-    if not sizes or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1
-                            for b in sizes):
+    check_finite("atol", atol, low=0)
+    sizes = [check_positive_int("batch_sizes entry", b) for b in batch_sizes]
+    if not sizes:
         raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}")
     _require("onnxruntime", "check_onnx")
     try:
@@ -401,7 +399,7 @@ def check_onnx(
             f"{path} was exported with a fixed batch of {fixed_batch} (dynamic_batch=False); "
             f"it cannot run batch sizes {sizes}"
         )
-    reference = _eval_copy(model, "check_onnx")
+    reference = cast(OSNet, _eval_copy(model, "check_onnx"))
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     for b in sizes:
@@ -456,7 +454,8 @@ class InferenceModel:
         return f"InferenceModel(backend={self.backend!r})"
 
 
-def _torch_runner(module: nn.Module, channels_last: bool, inference_mode: bool
+def _torch_runner(module: Callable[[torch.Tensor], torch.Tensor], channels_last: bool,
+                  inference_mode: bool
                   ) -> Callable[[torch.Tensor], torch.Tensor]:
     grad_mode = torch.inference_mode if inference_mode else torch.no_grad
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -539,10 +538,8 @@ def optimize_for_inference(
     model = _check_model(model, "optimize_for_inference")
     name = _resolve_backend(backend)
     size = _check_input_size(input_size)
-    if num_threads is not None and (
-        not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1
-    ):
-        raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    if num_threads is not None:
+        check_positive_int("num_threads", num_threads)
     if name == "onnxruntime":
         _require("onnx", "the onnxruntime backend")
         _require("onnxruntime", "the onnxruntime backend")

@@ -17,6 +17,7 @@ every epoch re-seeds all random generators from ``(seed, epoch)`` and rebuilds i
 """
 
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -38,8 +39,9 @@ from osnet_lib.data import ImageDataset, ReIDDataset, build_transforms
 from osnet_lib.data.records import ImageRecord
 from osnet_lib.metrics import ReIDResult, evaluate
 from osnet_lib.models import OSNet, build_model
-from osnet_lib.provenance import atomic_write, provenance, write_json_atomic
+from osnet_lib.provenance import atomic_write, exclusive_lock, provenance, write_json_atomic
 from osnet_lib.recipes import Recipe
+from osnet_lib.utils import check_int, check_positive_int, eval_mode
 from osnet_lib.weights import load_pretrained, save_weights
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,28 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pth"
 RESULTS = "results.json"
 FINAL_WEIGHTS = "model.pth"
+#: The files that make a folder hold a run (:meth:`Trainer.fit` refuses to overwrite them).
+RUN_FILES = (RESULTS, CHECKPOINT)
 
 
-# -- randomness ----------------------------------------------------------------------------------
+def records_fingerprint(records: Sequence[ImageRecord]) -> str:
+    """A SHA-256 of the records' file names, file sizes, identities, cameras and source
+    datasets, in order: two training sets with the same images and labels have the same
+    fingerprint, even when the data folder moved; another dataset of the same size (other
+    files, other labels, or the same names with other pixels) has another one. Reads no
+    pixels: one ``stat`` per image."""
+    digest = hashlib.sha256()
+    for r in records:
+        try:
+            size = os.stat(r.path).st_size
+        except OSError:
+            size = -1
+        line = f"{os.path.basename(r.path)}\t{size}\t{r.pid}\t{r.camid}\t{r.dsetid}\n"
+        digest.update(line.encode())
+    return digest.hexdigest()
+
+
+# -- randomness ------------------------------------------------------------------------------------
 def derive_seed(seed: int, *keys: int) -> int:
     """A 31-bit seed derived from ``seed`` and integer keys (e.g. the epoch)."""
     ss = np.random.SeedSequence([seed, *keys])
@@ -73,7 +94,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return device
 
 
-# -- distributed ----------------------------------------------------------------------------------
+# -- distributed -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DistInfo:
     rank: int = 0
@@ -95,15 +116,16 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-# -- optimisation -----------------------------------------------------------------------------------
+# -- optimisation ----------------------------------------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """SGD with momentum (scratch, search) or AMSGrad/Adam (fine-tuning), Sec. 4.1.
 
     Parameters a model names in ``model.no_weight_decay()`` (the search's architecture
     parameters) get no weight decay."""
-    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+    no_decay = getattr(model, "no_weight_decay", None)
+    skip = set(no_decay()) if callable(no_decay) else set()
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [{"params": [p for n, p in named if n not in skip]}]
+    groups: list[dict[str, Any]] = [{"params": [p for n, p in named if n not in skip]}]
     if skip:
         groups.append({"params": [p for n, p in named if n in skip], "weight_decay": 0.0})
     if recipe.optimizer == "sgd":
@@ -151,7 +173,7 @@ def classifier_only(model: nn.Module, enabled: bool) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-# -- checkpoints ------------------------------------------------------------------------------------
+# -- checkpoints -----------------------------------------------------------------------------------
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
     """Write a checkpoint atomically (:func:`osnet_lib.provenance.atomic_write`): a reader, or
     a resumed run, never sees a half-written file."""
@@ -181,10 +203,10 @@ class Features:
 
 
 def _unwrap(model: nn.Module) -> OSNet:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    net = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+    return cast(OSNet, net)
 
 
-@torch.no_grad()
 def extract_features(
     model: nn.Module,
     records: Sequence[ImageRecord] | Sequence[str | Path],
@@ -195,31 +217,34 @@ def extract_features(
     num_workers: int = 0,
     progress: bool = False,
 ) -> Features:
-    """512-d fc embeddings (Sec. 4.1) of images, in eval mode.
+    """512-d fc embeddings (Sec. 4.1) of images, in eval mode without autograd.
 
     ``records`` are :class:`ImageRecord` s or plain image paths (labels then are -1). With
-    ``flip=True`` each embedding is the mean of the image's and its mirror image's.
+    ``flip=True`` each embedding is the mean of the image's and its mirror image's. The model
+    runs in eval mode (:func:`osnet_lib.utils.eval_mode`), so an image's embedding does not
+    depend on the batch it falls in, and its previous mode is restored.
+
+    Raises:
+        ValueError: no images, or a ``batch_size`` / ``num_workers`` out of range.
     """
+    batch_size = check_positive_int("batch_size", batch_size)
+    num_workers = check_int("num_workers", num_workers, low=0)
     device = resolve_device(device)
     records = [r if isinstance(r, ImageRecord) else ImageRecord(str(r), -1, -1)
                for r in records]
     if not records:
         raise ValueError("no images to extract features from")
     net = _unwrap(model)
-    was_training = net.training
-    net.eval()
     loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers)
     chunks = []
-    try:
+    with eval_mode(net):
         for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
             imgs = batch["img"].to(device)
             emb = net.embed(imgs)
             if flip:
                 emb = (emb + net.embed(imgs.flip(3))) / 2
             chunks.append(emb.float().cpu())
-    finally:
-        net.train(was_training)
     return Features(torch.cat(chunks), np.array([r.pid for r in records]),
                     np.array([r.camid for r in records]), [r.path for r in records])
 
@@ -238,7 +263,8 @@ def evaluate_model(
 ) -> ReIDResult:
     """Rank the gallery for every query of ``dataset`` and score it (CMC, mAP, mINP)."""
     _, test_tf = build_transforms(height, width)
-    kw = dict(batch_size=batch_size, device=device, flip=flip, num_workers=num_workers)
+    kw: dict[str, Any] = dict(batch_size=batch_size, device=device, flip=flip,
+                              num_workers=num_workers)
     q = extract_features(model, dataset.query, test_tf, **kw)
     g = extract_features(model, dataset.gallery, test_tf, **kw)
     return evaluate((q.features, g.features), q.pids, g.pids, q.camids, g.camids,
@@ -257,7 +283,7 @@ def rank_gallery(query: torch.Tensor, gallery: torch.Tensor, top_k: int = 10,
     return order.indices[:, :k], order.values[:, :k]
 
 
-# -- training -------------------------------------------------------------------------------------------
+# -- training --------------------------------------------------------------------------------------
 class Trainer:
     """Train one model with one recipe on one (possibly combined) training set.
 
@@ -292,6 +318,11 @@ class Trainer:
         progress: bool = True,
         model: nn.Module | None = None,
     ) -> None:
+        if not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a Recipe (osnet_lib.recipes.get_recipe), got "
+                            f"{type(recipe).__name__}")
+        if not isinstance(train_set, ReIDDataset):
+            raise TypeError(f"train_set must be a ReIDDataset, got {type(train_set).__name__}")
         if not train_set.train:
             raise ValueError(f"dataset {train_set.name!r} has no training images")
         if len(train_set.train) < recipe.batch_size:
@@ -302,10 +333,23 @@ class Trainer:
         self.recipe = recipe
         self.train_set = train_set
         self.eval_sets = dict(eval_sets) if eval_sets is not None else {train_set.name: train_set}
-        self.output_dir = Path(output_dir)
-        self.seed = int(seed)
+        # everything checked before the first epoch: the evaluation sets, the augmentation,
+        # the output folder
+        for name, data in self.eval_sets.items():
+            if not isinstance(data, ReIDDataset):
+                raise TypeError(f"evaluation set {name!r} must be a ReIDDataset, got "
+                                f"{type(data).__name__}")
+            data.check_protocol()
+        build_transforms(recipe.height, recipe.width, augment=recipe.augment)
+        self.output_dir = check_run_folder(output_dir)
+        self.seed = check_int("seed", seed, low=0)
+        self.train_fingerprint = records_fingerprint(train_set.train)
         self.device = resolve_device(device)
         self.dist = init_distributed(self.device)
+        if recipe.batch_size // self.dist.world_size < 2:
+            raise ValueError(
+                f"batch_size {recipe.batch_size} over {self.dist.world_size} processes leaves "
+                "fewer than 2 images per process, too few for BatchNorm; raise batch_size")
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
@@ -358,7 +402,7 @@ class Trainer:
                           pin_memory=self.device.type == "cuda",
                           persistent_workers=False)
 
-    # -- checkpoints -----------------------------------------------------------------------------------
+    # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
         return self.output_dir / CHECKPOINT
@@ -375,19 +419,63 @@ class Trainer:
             "seed": self.seed,
             "model_options": self.model_options,
             "num_classes": self.net.num_classes,
+            "train_set": self._train_set_record(),
+            "eval_sets": sorted(self.eval_sets),
         }
 
-    def resume(self, path: str | Path | None = None) -> int:
-        """Restore the state of the last completed epoch; returns the epoch to start from."""
-        state = load_checkpoint(path or self.checkpoint_path)
-        if state.get("recipe") != self.recipe.to_dict():
-            diff = sorted(k for k, v in self.recipe.to_dict().items()
-                          if state.get("recipe", {}).get(k) != v)
-            raise ValueError(f"the checkpoint was written with another recipe (fields {diff} "
-                             "differ); resume it with the same recipe, or start a new run")
+    def _train_set_record(self) -> dict[str, Any]:
+        return {"name": self.train_set.name, "images": len(self.train_set.train),
+                "ids": self.train_set.num_train_pids, "fingerprint": self.train_fingerprint}
+
+    def run_differences(self, state: Mapping[str, Any]) -> list[str]:
+        """What differs between this trainer and the run a checkpoint ``state`` recorded:
+        recipe fields, seed, training set (name, size and :func:`records_fingerprint`),
+        evaluation sets, model options, classifier size. Empty when they define the same run.
+        Checkpoints written before a field was recorded are not compared on it."""
+        diffs = []
+        recipe = self.recipe.to_dict()
+        if state.get("recipe") != recipe:
+            fields = sorted(k for k, v in recipe.items() if state.get("recipe", {}).get(k) != v)
+            diffs.append(f"the checkpoint was written with another recipe (fields {fields} "
+                         "differ)")
         if state.get("seed") != self.seed:
-            raise ValueError(f"the checkpoint was written with seed {state.get('seed')}, "
-                             f"this run uses seed {self.seed}")
+            diffs.append(f"the checkpoint was written with seed {state.get('seed')}, this run "
+                         f"uses seed {self.seed}")
+        old = state.get("train_set")
+        if old is not None:
+            new = self._train_set_record()
+            for key, what in (("name", "name"), ("images", "number of images"),
+                              ("ids", "number of identities"), ("fingerprint", "images or labels")):
+                if old.get(key) != new[key]:
+                    diffs.append(f"the training set's {what} differ(s): {old.get(key)!r} in the "
+                                 f"checkpoint, {new[key]!r} now")
+                    if key != "fingerprint":
+                        break
+        if "eval_sets" in state and list(state["eval_sets"]) != sorted(self.eval_sets):
+            diffs.append(f"the evaluation sets differ: {list(state['eval_sets'])} in the "
+                         f"checkpoint, {sorted(self.eval_sets)} now")
+        if state.get("model_options", {}) != self.model_options:
+            diffs.append(f"the model options differ: {state.get('model_options')} in the "
+                         f"checkpoint, {self.model_options} now")
+        if state.get("num_classes", self.net.num_classes) != self.net.num_classes:
+            diffs.append(f"the classifier has {state.get('num_classes')} classes in the "
+                         f"checkpoint, {self.net.num_classes} now")
+        return diffs
+
+    def resume(self, path: str | Path | None = None) -> int:
+        """Restore the state of the last completed epoch; returns the epoch to start from.
+
+        Raises:
+            ValueError: the checkpoint is unreadable or records another run
+                (:meth:`run_differences`, each difference named).
+        """
+        where = path or self.checkpoint_path
+        state = load_checkpoint(where)
+        diffs = self.run_differences(state)
+        if diffs:
+            raise ValueError(f"cannot resume {where}: " + "; ".join(diffs) + ". Resume it with "
+                             "the same settings, or start over (force=True, --force) or in "
+                             "another folder")
         self.net.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -397,7 +485,7 @@ class Trainer:
         log.info("resumed from %s at epoch %d", path or self.checkpoint_path, self.start_epoch)
         return self.start_epoch
 
-    # -- the loop -----------------------------------------------------------------------------------------
+    # -- the loop ----------------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (after seeding)."""
 
@@ -458,45 +546,135 @@ class Trainer:
             log.info("%s: %s", name, res)
         return results
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
-        """Train for the recipe's epochs (from the last checkpoint with ``resume=True``),
-        evaluate, write ``results.json`` and ``model.pth``; returns the results."""
+    def fit(self, resume: bool = False, force: bool = False) -> dict[str, Any]:
+        """Train for the recipe's epochs, evaluate, write ``model.pth`` and ``results.json``;
+        returns the results.
+
+        The run folder belongs to one run. The trainer holds its lock
+        (:func:`osnet_lib.provenance.exclusive_lock`) for the whole run, so a second process
+        on the same folder is refused at once. A folder that already holds a run
+        (``results.json`` or ``checkpoint.pth``) is refused unless ``resume=True`` (continue
+        from its checkpoint, after checking that recipe, seed, datasets and model options are
+        the run's own; a finished run is evaluated again) or ``force=True`` (start over,
+        replacing it). ``resume=True`` on a folder without a run starts one. Temporary files a
+        killed writer left behind are removed.
+
+        The checkpoint is written after every epoch before any evaluation, and ``model.pth``
+        before the final evaluation, so an evaluation that fails loses no training.
+
+        Raises:
+            ValueError: the folder holds a run and neither ``resume`` nor ``force`` is given,
+                or both are, or the checkpoint belongs to another run.
+            FolderLockedError: another process is training in this folder.
+        """
+        if resume and force:
+            raise ValueError("resume=True continues the run in the folder and force=True "
+                             "replaces it: choose one")
+        lock = (exclusive_lock(self.output_dir) if self.dist.is_main
+                else contextlib.nullcontext())
+        with lock:
+            # every process reads the same files and so refuses alike; only the main one
+            # (which holds the lock) removes anything
+            self._claim_folder(resume, force, clean=self.dist.is_main)
+            if self.dist.world_size > 1:
+                dist.barrier()
+            if resume and self.checkpoint_path.is_file():
+                self.resume()
+            return self._run()
+
+    def _claim_folder(self, resume: bool, force: bool, clean: bool = True) -> None:
+        """Under the folder's lock: refuse to overwrite a run, or clear it with ``force``;
+        remove temporary files that a killed writer left (only with ``clean``)."""
+        folder = self.output_dir
+        present = [name for name in RUN_FILES if (folder / name).is_file()]
+        if not clean:
+            if present and not (resume or force):
+                raise ValueError(f"{folder} already holds a run ({', '.join(present)})")
+            return
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        for name in (CHECKPOINT, RESULTS, FINAL_WEIGHTS):
+            (folder / (name + ".tmp")).unlink(missing_ok=True)  # older writers' fixed name
+        if force:
+            for name in (CHECKPOINT, RESULTS, FINAL_WEIGHTS):
+                (folder / name).unlink(missing_ok=True)
+            if present:
+                log.warning("%s: starting over (force), the previous run was removed", folder)
+            return
+        if present and not resume:
+            raise ValueError(
+                f"{folder} already holds a run ({', '.join(present)}); continue it with "
+                "resume=True (--resume), or replace it with force=True (--force)")
+        if resume and not self.checkpoint_path.is_file() and present:
+            raise ValueError(
+                f"{folder} holds a finished run without its {CHECKPOINT}, which cannot be "
+                "resumed; replace it with force=True (--force), or use another folder")
+
+    def _run(self) -> dict[str, Any]:
         r = self.recipe
-        if resume and self.checkpoint_path.is_file():
-            self.resume()
         wall = time.perf_counter()
         for epoch in range(self.start_epoch, r.epochs):
-            stats = self.train_one_epoch(epoch)
-            last = epoch + 1 == r.epochs
-            if self.dist.is_main and (last or (r.eval_freq and (epoch + 1) % r.eval_freq == 0)):
-                stats["eval"] = self.evaluate()
+            stats: dict[str, Any] = dict(self.train_one_epoch(epoch))
             self.history.append(stats)
-            if self.dist.is_main:
+            last = epoch + 1 == r.epochs
+            if self.dist.is_main:  # the epoch is safe before any evaluation runs
+                save_checkpoint(self.checkpoint_path, self._state(epoch + 1))
+            periodic = r.eval_freq and (epoch + 1) % r.eval_freq == 0
+            if self.dist.is_main and periodic and not last:  # the last one is done below
+                stats["eval"] = self.evaluate()
                 save_checkpoint(self.checkpoint_path, self._state(epoch + 1))
             if self.dist.world_size > 1:
                 dist.barrier()
-        results = {}
+        results: dict[str, Any] = {}
         if self.dist.is_main:
+            # the weights first: a final evaluation that fails loses no training
+            save_weights(self.net, self.output_dir / FINAL_WEIGHTS)
             final = self.history[-1].get("eval") if self.history else None
             if final is None:
                 final = self.evaluate()
+                if self.history:
+                    self.history[-1]["eval"] = final
+                    save_checkpoint(self.checkpoint_path, self._state(r.epochs))
             results = {
                 "provenance": provenance(self.recipe.to_dict(), self.seed,
                                          model_options=self.model_options,
                                          train_set=self.train_set.name,
+                                         train_fingerprint=self.train_fingerprint,
+                                         eval_sets=sorted(self.eval_sets),
                                          world_size=self.dist.world_size),
                 "train_summary": self.train_set.summary()["train"],
                 "metrics": final,
                 "history": self.history,
                 "wall_seconds_this_session": time.perf_counter() - wall,
             }
-            save_weights(self.net, self.output_dir / FINAL_WEIGHTS)
             write_json_atomic(self.output_dir / RESULTS, results)
         return results
 
 
+def check_run_folder(path: str | Path) -> Path:
+    """``path`` as a folder a run can own: not a file, and creatable or writable. Checked
+    before the first epoch.
+
+    Raises:
+        ValueError: naming the path and the problem.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"output_dir must be a str or path, got {type(path).__name__}")
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"run folder {folder} is a file; give a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the run folder {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"run folder {folder} is not writable")
+    return folder
+
+
 __all__ = [
-    "Features", "Trainer", "build_optimizer", "build_scheduler", "derive_seed",
+    "CHECKPOINT", "FINAL_WEIGHTS", "RESULTS", "RUN_FILES", "Features", "Trainer",
+    "check_run_folder", "records_fingerprint", "build_optimizer", "build_scheduler", "derive_seed",
     "evaluate_model", "extract_features", "label_smoothing_loss", "load_checkpoint",
     "rank_gallery", "resolve_device", "save_checkpoint", "seed_everything",
 ]

@@ -30,6 +30,13 @@ class ConvNormAct(nn.Module):
 
     With ``relu=False`` this is the *linear* 1x1 layer of the bottleneck (Fig. 4), whose output is
     added to the identity before the block's ReLU.
+
+    Note:
+        torchvision's ``Conv2dNormActivation`` builds the same three layers, but as an
+        ``nn.Sequential`` whose parameters are named ``0.weight``, ``1.weight``...; the names
+        ``conv`` and ``norm`` here are what the authors' weight files map to
+        (:func:`osnet_lib.weights.authors_key_to_ours`) and what every saved ``model.pth``
+        holds, so this small module is kept.
     """
 
     def __init__(

@@ -13,8 +13,8 @@ Keyword options are the fields of :class:`osnet_lib.blocks.BlockOptions` (the Ta
 """
 
 import difflib
-from collections import OrderedDict
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from torch import nn
 
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.layers import ConvNormAct
+from osnet_lib.utils import check_int, check_positive_int, eval_mode
 
 # Table 1 as data. Stem: 7x7 conv, stride 2, then 3x3 max pool, stride 2.
 STEM_CHANNELS = 64
@@ -147,6 +148,16 @@ class OSNet(nn.Module):
     :meth:`embed` the embedding, :meth:`forward_features` the last feature maps,
     :meth:`forward_all` all three, and :meth:`gate_vectors` the aggregation gates.
     Input: ``(N, 3, H, W)`` float images, any H, W >= 16 (256x128 in the paper).
+
+    Note (inference mode):
+        :meth:`forward` is the training path: it follows the model's mode (BatchNorm uses the
+        batch's statistics in training mode) and keeps autograd. Every *extraction* entry
+        point (:meth:`embed`, :meth:`forward_features`, :meth:`forward_head`,
+        :meth:`forward_all`, :meth:`gate_vectors`) runs in eval mode without autograd
+        (:func:`osnet_lib.utils.eval_mode`) and restores the previous mode of every module:
+        what it returns for an image never depends on the rest of the batch, a batch of one
+        works, and no running statistic changes. So ``build_model(...).embed(x)`` needs no
+        ``.eval()``; features for matching are the same whether the model is training or not.
     """
 
     def __init__(
@@ -159,10 +170,8 @@ class OSNet(nn.Module):
         block: Callable[..., nn.Module] = OSBlock,
     ) -> None:
         super().__init__()
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
-        if not isinstance(feature_dim, int) or feature_dim < 1:
-            raise ValueError(f"feature_dim must be a positive integer, got {feature_dim!r}")
+        check_int("num_classes", num_classes, low=0)
+        check_positive_int("feature_dim", feature_dim)
         block_options = block_options or BlockOptions()
         self.width_mult = width_mult
         self.block_options = block_options
@@ -215,8 +224,7 @@ class OSNet(nn.Module):
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the identity classifier (a new training set has other identities)."""
-        if not isinstance(num_classes, int) or num_classes < 0:
-            raise ValueError(f"num_classes must be a non-negative integer, got {num_classes!r}")
+        num_classes = check_int("num_classes", num_classes, low=0)
         self.num_classes = num_classes
         self.classifier = nn.Linear(self.feature_dim, num_classes) if num_classes else None
         if self.classifier is not None:
@@ -241,36 +249,63 @@ class OSNet(nn.Module):
                 f"(the network down-samples by {OUTPUT_STRIDE}), got {x.shape[2]}x{x.shape[3]}"
             )
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional feature maps (conv5 of Table 1): ``(N, C, H/16, W/16)``."""
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv1..conv5 trunk in the current mode, with autograd (the training path)."""
         self.check_input(x)
         x = self.maxpool(self.conv1(x))
-        x = self.transition2(self.conv2(x))
-        x = self.transition3(self.conv3(x))
-        return self.conv5(self.conv4(x))
+        for stage, _, _, transition in STAGES:  # Table 1, row by row
+            x = getattr(self, stage)(x)
+            if transition:
+                x = getattr(self, "transition" + stage[-1])(x)
+        return self.conv5(x)
 
-    def forward_head(self, featuremaps: torch.Tensor) -> torch.Tensor:
-        """Global average pooling and the fc layer: the ``(N, feature_dim)`` embedding."""
+    def _head(self, featuremaps: torch.Tensor) -> torch.Tensor:
+        """Global average pooling and the fc layer in the current mode (the training path)."""
         return self.fc(self.global_avgpool(featuremaps).flatten(1))
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional feature maps (conv5 of Table 1): ``(N, C, H/16, W/16)``.
+
+        An extraction entry point: runs in eval mode without autograd (see the class note)."""
+        with eval_mode(self):
+            return self._trunk(x)
+
+    def forward_head(self, featuremaps: torch.Tensor) -> torch.Tensor:
+        """Global average pooling and the fc layer: the ``(N, feature_dim)`` embedding of
+        ``(N, C, h, w)`` feature maps. An extraction entry point (eval mode, no autograd)."""
+        with eval_mode(self):
+            return self._head(featuremaps)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The fc embedding used for matching (cosine distance, Sec. 4.1): ``(N, feature_dim)``."""
-        return self.forward_head(self.forward_features(x))
+        """The fc embedding used for matching (cosine distance, Sec. 4.1): ``(N, feature_dim)``.
+
+        An extraction entry point: runs in eval mode without autograd, so an image's
+        embedding does not depend on the rest of the batch, a batch of one works, and no
+        BatchNorm statistic changes; the model's mode is restored afterwards."""
+        with eval_mode(self):
+            return self._head(self._trunk(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity logits ``(N, num_classes)``, in training and in evaluation mode alike."""
+        """Identity logits ``(N, num_classes)``, in training and in evaluation mode alike.
+
+        The training path: it follows the model's mode (batch statistics in training mode) and
+        keeps autograd."""
         if self.classifier is None:
             raise RuntimeError(
                 "this model has no classifier (num_classes=0): use embed() for features, "
                 "or reset_classifier(n) before training"
             )
-        return self.classifier(self.embed(x))
+        return self.classifier(self._head(self._trunk(x)))
 
     def forward_all(self, x: torch.Tensor) -> OSNetOutput:
-        """Feature maps, embedding and logits (None without a classifier) from one pass."""
-        maps = self.forward_features(x)
-        emb = self.forward_head(maps)
-        logits = self.classifier(emb) if self.classifier is not None else None
+        """Feature maps, embedding and logits (None without a classifier) from one pass.
+
+        An extraction entry point (eval mode, no autograd): the logits are the evaluation-mode
+        ones."""
+        with eval_mode(self):
+            maps = self._trunk(x)
+            emb = self._head(maps)
+            logits = self.classifier(emb) if self.classifier is not None else None
         return OSNetOutput(maps, emb, logits)
 
     # -- introspection -------------------------------------------------------------------------
@@ -281,31 +316,46 @@ class OSNet(nn.Module):
     def gate_vectors(
         self, x: torch.Tensor, blocks: Sequence[str] | None = None
     ) -> dict[str, torch.Tensor]:
-        """Aggregation-gate outputs ``G(x^t)`` for each named block (all by default).
+        """Aggregation-gate outputs ``G(x^t)`` (Eq. 3) for each named block (all by default).
 
         Returns ``{name: (N, T, G)}`` with ``G`` the number of gates per stream (the block's
         mid width for channel-wise gates, 1 for stream-wise ones). Fig. 6 concatenates the four
-        streams' vectors of the last block (``conv4.1``). Runs one forward pass, without grad.
+        streams' vectors of the last block (``conv4.1``). An extraction entry point: one forward
+        pass in eval mode without autograd, the gates read by forward hooks on each block's
+        gate modules (one call per stream, in stream order, whether the streams share one gate
+        or not); the model's mode is restored. Taught in chapter 4.
+
+        Raises:
+            ValueError: an unknown block name, or a block without gates (concat or add fusion).
         """
         available = self.os_blocks()
         names = list(available) if blocks is None else list(blocks)
         for name in names:
             if name not in available:
                 raise ValueError(f"unknown block {name!r}; expected one of {list(available)}")
-            if available[name].gates is None:
+            if getattr(available[name], "gates", None) is None:
                 raise ValueError(
                     f"block {name!r} has no gates (fusion={self.block_options.fusion!r})"
                 )
+        calls: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+        handles = []
+
+        def record(name: str) -> Any:
+            def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+                calls[name].append(output.flatten(1))
+            return hook
+
         try:
             for name in names:
-                available[name].record_gates = True
-            with torch.no_grad():
-                self.embed(x)
-            return {name: available[name].last_gates for name in names}
+                block: Any = available[name]
+                for gate in block.gates:
+                    handles.append(gate.register_forward_hook(record(name)))
+            with eval_mode(self):
+                self._head(self._trunk(x))
         finally:
-            for name in names:
-                available[name].record_gates = False
-                available[name].last_gates = None
+            for handle in handles:
+                handle.remove()
+        return {name: torch.stack(calls[name], dim=1) for name in names}
 
 
 # -- registry --------------------------------------------------------------------------------

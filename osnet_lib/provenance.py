@@ -20,6 +20,7 @@ from typing import IO, Any
 # provenance.
 from osnet_lib.recipes import PROFILES, check_profile  # noqa: F401
 
+
 def git_commit(path: str | Path | None = None) -> str | None:
     """The commit of the checkout holding ``path`` (this package by default), with ``+dirty``
     when tracked files differ from it, or None outside a git checkout."""
@@ -67,18 +68,21 @@ def provenance(recipe: dict[str, Any] | None = None, seed: int | None = None,
     }
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file so that readers never see it half-written: ``write`` fills a temporary file
-    in the same folder, which is flushed, synced and renamed over ``path``."""
+    in the same folder (a unique name ``.<name>.<random>.tmp``, so two writers never share
+    one), which is flushed, synced and renamed over ``path``. The file gets the ordinary
+    permissions of a new file (``0o666`` less the umask), not the private ``0o600`` of a
+    temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -87,7 +91,16 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask: read from /proc on Linux (setting it, the portable way to read
+    it, would change it for every thread for a moment)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 

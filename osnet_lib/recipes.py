@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from osnet_lib.models import model_name, parse_model_name
+from osnet_lib.utils import check_finite
 
 
 @dataclass(frozen=True)
@@ -159,16 +160,29 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        from osnet_lib.models import get_model_spec  # models never import recipes
+
+        get_model_spec(self.model)  # an unknown name: a ValueError naming the valid ones
+        if self.batch_size < 2:
+            raise ValueError(
+                f"batch_size must be at least 2, got {self.batch_size}: training normalises "
+                "each batch with its own statistics (BatchNorm), which one image cannot give")
+        # finite numbers only: an lr of inf or a weight decay of nan would train to NaN
+        check_finite("lr", self.lr)
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        check_finite("momentum", self.momentum, low=0, high=1)
+        check_finite("weight_decay", self.weight_decay, low=0)
+        check_finite("gamma", self.gamma, low=0, low_open=True)
+        check_finite("temperature_decay", self.temperature_decay, low=0, high=1, low_open=True)
+        check_finite("temperature_min", self.temperature_min, low=0, low_open=True)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if list(self.milestones) != sorted(self.milestones) or any(m < 1 for m in self.milestones):
-            raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
-        if self.temperature is not None and not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature!r}")
+            raise ValueError(
+                f"milestones must be increasing positive epochs, got {self.milestones}")
+        if self.temperature is not None:
+            check_finite("temperature", self.temperature, low=0, low_open=True)
 
     # -- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -237,7 +251,7 @@ _PAPER: dict[str, Recipe] = {
 def _scaled(recipe: Recipe, profile: str) -> Recipe:
     """A paper recipe at ``profile``, scaled as :data:`PROFILE_TABLE` says."""
     p = get_profile(profile)
-    if not p.scaled:
+    if not p.scaled or p.epochs is None:
         return recipe.replace(profile=profile) if profile != recipe.profile else recipe
     epochs = p.epochs[recipe.name]
     factor = epochs / recipe.epochs

@@ -28,7 +28,7 @@ Decisions where the paper is silent:
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -37,8 +37,15 @@ from torch.nn import functional as F
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.data import ReIDDataset
 from osnet_lib.engine import Trainer
-from osnet_lib.models import (FEATURE_DIM, Genotype, OSNet, block_names, build_model, model_name,
-                              parse_model_name)
+from osnet_lib.models import (
+    FEATURE_DIM,
+    Genotype,
+    OSNet,
+    block_names,
+    build_model,
+    model_name,
+    parse_model_name,
+)
 from osnet_lib.provenance import write_json_atomic
 from osnet_lib.recipes import Recipe
 
@@ -160,7 +167,7 @@ class SuperNet(OSNet):
     network of Sec. 4.2). Build it with :func:`build_supernet`."""
 
     def mixed_blocks(self) -> dict[str, MixedBlock]:
-        return {name: self.get_submodule(name) for name in block_names()}
+        return {name: cast(MixedBlock, self.get_submodule(name)) for name in block_names()}
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """The architecture parameters pi of every block."""
@@ -219,7 +226,8 @@ def _child_state(supernet: SuperNet, child: OSNet) -> dict[str, torch.Tensor]:
     source = supernet.state_dict()
     target = child.state_dict()
     for name, c in zip(block_names(), supernet.derived_genotype().blocks):
-        block_state = supernet.get_submodule(name).candidate_state_dict(c)
+        block: MixedBlock = supernet.get_submodule(name)  # type: ignore[assignment]
+        block_state = block.candidate_state_dict(c)
         source.update({f"{name}.{k}": v for k, v in block_state.items()})
     return {k: source[k] for k in target if k in source and source[k].shape == target[k].shape}
 
@@ -261,8 +269,8 @@ class SearchTrainer(Trainer):
         finally:
             self.supernet.set_mode("sample")
 
-    def fit(self, resume: bool = False) -> dict[str, Any]:
-        results = super().fit(resume=resume)
+    def fit(self, resume: bool = False, force: bool = False) -> dict[str, Any]:
+        results = super().fit(resume=resume, force=force)
         if self.dist.is_main:
             genotype = self.supernet.derived_genotype()
             genotype.save(self.output_dir / "genotype.json")

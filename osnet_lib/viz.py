@@ -15,17 +15,23 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from osnet_lib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from osnet_lib.utils import check_positive_int, eval_mode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from osnet_lib.models import OSNet
 
 
 def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                 std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
-    """Undo the input normalisation: ``(N, 3, H, W)`` tensor -> ``(N, H, W, 3)`` floats in [0, 1]."""
+    """Undo the input normalisation: ``(N, 3, H, W)`` tensor -> ``(N, H, W, 3)`` floats in
+    [0, 1]."""
     if images.dim() == 3:
         images = images[None]
     m = torch.tensor(mean, dtype=images.dtype).view(1, 3, 1, 1)
@@ -33,21 +39,18 @@ def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
     return (images.detach().cpu() * s + m).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-@torch.no_grad()
-def activation_maps(model: torch.nn.Module, images: torch.Tensor,
+def activation_maps(model: "OSNet", images: torch.Tensor,
                     upsample: bool = True) -> torch.Tensor:
     """Fig. 7's activation maps of a batch ``(N, 3, H, W)``: ``sum_c |F_c|`` over the last
     feature maps, l2-normalised over the spatial positions of each image.
 
     Returns ``(N, H, W)`` (bilinearly up-sampled to the image size) or ``(N, h, w)`` at the
     feature-map size with ``upsample=False``. Each map has unit l2 norm at feature-map size.
+    Runs in eval mode without autograd (:func:`osnet_lib.utils.eval_mode`) and restores the
+    model's mode: an image's map does not depend on the rest of the batch.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         maps = model.forward_features(images).abs().sum(dim=1)
-    finally:
-        model.train(was_training)
     maps = maps / maps.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
     if upsample:
         maps = F.interpolate(maps[:, None], size=images.shape[-2:], mode="bilinear",
@@ -99,18 +102,15 @@ def plot_activation_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
     return fig
 
 
-@torch.no_grad()
-def gate_descriptors(model: torch.nn.Module, images: torch.Tensor, block: str = "conv4.1",
+def gate_descriptors(model: "OSNet", images: torch.Tensor, block: str = "conv4.1",
                      batch_size: int = 256) -> np.ndarray:
     """Fig. 6's representation of each image: the gating vectors ``G(x^t)`` of the T streams of
-    ``block`` concatenated, ``(N, T * C)``."""
-    was_training = model.training
-    model.eval()
-    try:
+    ``block`` concatenated, ``(N, T * C)``. Runs in eval mode without autograd and restores
+    the model's mode (:meth:`osnet_lib.models.OSNet.gate_vectors`)."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    with eval_mode(model):
         parts = [model.gate_vectors(images[i:i + batch_size], [block])[block].flatten(1)
                  for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(parts).cpu().numpy()
 
 
@@ -139,17 +139,17 @@ def cluster_gates(descriptors: np.ndarray, k: int = 4, top: int = 15,
     return GateClusters(km.labels_, km.cluster_centers_, nearest)
 
 
-def cluster_purity(labels: np.ndarray, attribute: Sequence) -> float:
+def cluster_purity(labels: np.ndarray, attribute: Sequence | np.ndarray) -> float:
     """Purity of a clustering with respect to a ground-truth attribute: the fraction of images
     whose attribute value is the most common one of their cluster (1.0 = every cluster is
     homogeneous; the frequency of the most common value = no better than one cluster)."""
     labels = np.asarray(labels)
-    attribute = np.asarray(attribute)
-    if labels.shape != attribute.shape:
-        raise ValueError(f"labels {labels.shape} and attribute {attribute.shape} differ in shape")
+    values = np.asarray(attribute)
+    if labels.shape != values.shape:
+        raise ValueError(f"labels {labels.shape} and attribute {values.shape} differ in shape")
     hits = 0
     for c in np.unique(labels):
-        _, counts = np.unique(attribute[labels == c], return_counts=True)
+        _, counts = np.unique(values[labels == c], return_counts=True)
         hits += counts.max()
     return hits / len(labels)
 

@@ -7,7 +7,10 @@ layers (``bn``/``IN``; ours ``norm``, ``in_inner``, ``in_outer``). :func:`author
 the explicit, tested mapping. Loading is strict: every key of the model must be filled by the
 file, and every key of the file must be used, except the identity classifier, whose size depends
 on the training set. Files are read with ``torch.load(weights_only=True)``, which never unpickles
-arbitrary objects. Building a model never downloads anything: download the files yourself.
+arbitrary objects (only plain NumPy scalars and arrays are added to what it rebuilds, for
+torchreid's checkpoints, :func:`plain_numpy_types`); a training checkpoint of this library is
+read too, and weights with NaN or inf values are refused by name. Building a model never
+downloads anything: download the files yourself.
 Taught in chapter 5.
 """
 
@@ -16,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -86,23 +90,69 @@ def authors_key_to_ours(key: str, scheme: str) -> str:
     return key
 
 
+def plain_numpy_types() -> list[Any]:
+    """The NumPy types a ``weights_only`` load may rebuild in a weight file: scalars (a
+    torchreid checkpoint stores ``rank1`` as ``numpy.float64``), plain arrays and their dtypes.
+    All of them are data: rebuilding them runs no code of the file's choosing, and an array of
+    Python objects still needs globals outside this list, so it is still refused."""
+    import numpy as np
+
+    core = np._core if hasattr(np, "_core") else np.core
+    types: list[Any] = [core.multiarray.scalar, core.multiarray._reconstruct, np.ndarray,
+                        np.dtype]
+    types += [getattr(np.dtypes, name) for name in dir(np.dtypes)
+              if name.endswith("DType") and name != "ObjectDType"]
+    return types
+
+
+def _weights_only_load(path: Path) -> Any:
+    with torch.serialization.safe_globals(plain_numpy_types()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a weight file safely: a plain state dict or a checkpoint holding ``state_dict``
-    (with or without the ``module.`` prefix that DataParallel adds)."""
+    """Read a weight file safely and return its state dict (keys without the ``module.``
+    prefix that DataParallel adds).
+
+    Accepted: a plain state dict; a training checkpoint of this library (``checkpoint.pth``,
+    whose ``model`` entry is the state dict), so an interrupted run can be evaluated; a
+    checkpoint holding ``state_dict`` beside metadata (torchreid's, with ``epoch``, ``rank1``
+    and the optimizer). Files are read with ``torch.load(weights_only=True)``, which never
+    unpickles arbitrary objects, widened only by :func:`plain_numpy_types`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a safe PyTorch file, holds no state dict of tensors, or has
+            non-finite values (NaN or inf) in a tensor; the message names the file and the keys.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weight file not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _weights_only_load(path)
     except Exception as e:  # noqa: BLE001 - any failure here means "not a safe weight file"
         raise ValueError(
             f"{path} could not be read as a PyTorch weight file with weights_only=True "
-            f"(corrupt, not a torch file, or it contains arbitrary Python objects): {e}"
+            f"(corrupt, not a torch file, or it contains arbitrary Python objects): "
+            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
         ) from None
-    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors")
+    if isinstance(obj, Mapping):
+        for key in ("state_dict", "model"):  # torchreid's checkpoints; this library's
+            if isinstance(obj.get(key), Mapping) and obj[key] and all(
+                    isinstance(v, torch.Tensor) for v in obj[key].values()):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not obj or not all(
+            isinstance(v, torch.Tensor) for v in obj.values()):
+        found = (f"a mapping with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, Mapping)
+                 else f"a {type(obj).__name__}")
+        raise ValueError(f"{path} does not hold a state dict of tensors (found {found}); give "
+                         "a model.pth or checkpoint.pth of this library, or a state dict")
+    bad = [k for k, v in obj.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{path} holds non-finite values (NaN or inf) in {len(bad)} tensor(s): "
+                         f"{', '.join(bad[:6])}{' ...' if len(bad) > 6 else ''}; the weights are "
+                         "broken (a diverged run?): use an earlier checkpoint")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
@@ -170,9 +220,10 @@ def load_pretrained(
 
 
 def save_weights(model: nn.Module, path: str | Path) -> None:
-    """Save ``model``'s state dict (our key names) so :func:`load_pretrained` can read it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    """Save ``model``'s state dict (our key names) so :func:`load_pretrained` can read it,
+    atomically (:func:`osnet_lib.provenance.atomic_write`: a unique temporary file renamed
+    over ``path``, so a reader never sees half a file and two writers never share one)."""
+    from osnet_lib.provenance import atomic_write
+
+    state = model.state_dict()
+    atomic_write(path, lambda f: torch.save(state, f))

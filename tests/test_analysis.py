@@ -13,10 +13,26 @@ from torch.nn import functional as F  # noqa: E402
 
 from osnet_lib import build_model  # noqa: E402
 from osnet_lib.analysis import (  # noqa: E402
-    ReceptiveField, analytic_mult_adds, chain_receptive_field, equivalent_kernel, forward_until,
-    gate_statistics, gradient_receptive_field, kernel_params, layer_mult_adds, manual_gate,
-    plot_equivalent_kernels, plot_gate_vectors, plot_images, plot_receptive_fields,
-    procedural_images, separable_conv_cost, stage_shapes, standard_conv_cost, stream_outputs)
+    ReceptiveField,
+    analytic_mult_adds,
+    chain_receptive_field,
+    equivalent_kernel,
+    forward_until,
+    gate_statistics,
+    gradient_receptive_field,
+    kernel_params,
+    layer_mult_adds,
+    manual_gate,
+    plot_equivalent_kernels,
+    plot_gate_vectors,
+    plot_images,
+    plot_receptive_fields,
+    procedural_images,
+    separable_conv_cost,
+    stage_shapes,
+    standard_conv_cost,
+    stream_outputs,
+)
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock  # noqa: E402
 from osnet_lib.complexity import count_mult_adds  # noqa: E402
 from osnet_lib.layers import LiteConv3x3  # noqa: E402
@@ -219,7 +235,7 @@ def test_stream_outputs_are_the_streams_the_block_computes(variant):
         block = randomise_norms(OSBlock(32, 64, options, c), seed=2).eval()
         seen = {}
         for t, stream in enumerate(block.streams):
-            stream.register_forward_hook(lambda m, i, o, t=t: seen.setdefault(t, o))
+            stream.register_forward_hook(lambda m, i, o, t=t, seen=seen: seen.setdefault(t, o))
         with torch.no_grad():
             block(x)
             streams = stream_outputs(block, x)

@@ -176,7 +176,8 @@ def test_forward_is_the_merge_of_the_shortcut_and_the_residual(variant):
         torch.manual_seed(0)
         block = randomise_norms(OSBlock(32, 64, options, c), seed=1).eval()
         seen = {}
-        block.conv3.conv.register_forward_hook(lambda m, i, o: seen.setdefault("conv3", o))
+        block.conv3.conv.register_forward_hook(
+            lambda m, i, o, seen=seen: seen.setdefault("conv3", o))
         with torch.no_grad():
             y = block(x)
             pre = block.residual(x, before_norm=True)

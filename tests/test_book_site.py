@@ -128,8 +128,9 @@ if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
 def test_toc_lists_the_foundation_chapters():
     assert PAGES[0] == "intro.html"
     assert [p for p in PAGES if p.startswith("chapters/")][:5] == [
-        "chapters/01_reid_and_metrics.html", "chapters/02_depthwise_separable.html", "chapters/03_omni_scale_block.html",
-        "chapters/04_aggregation_gate.html", "chapters/05_architecture.html"]
+        "chapters/01_reid_and_metrics.html", "chapters/02_depthwise_separable.html",
+        "chapters/03_omni_scale_block.html", "chapters/04_aggregation_gate.html",
+        "chapters/05_architecture.html"]
 
 
 @pytest.mark.parametrize("page", PAGES)

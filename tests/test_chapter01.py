@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import chapter_record
 from PIL import Image
 
-from conftest import chapter_record
 from osnet_lib.synthetic import generate_world
 
 CHAPTER = "01_reid_and_metrics"

@@ -214,3 +214,79 @@ def test_script_runs_as_a_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "split 0 of 10" in proc.stdout and "Table 2 of the paper: 632 ids" in proc.stdout
     assert (root / "viper" / "VIPeR" / "random_splits.json").is_file()
+
+
+# -- archives extract completely or not at all ----------------------------------------------
+def _market_archive(tmp_path: Path) -> Path:
+    src = make_market_tree(tmp_path / "src" / "Market-1501-v15.09.15")
+    return zip_folder(src, tmp_path / "Market-1501-v15.09.15.zip")
+
+
+def test_a_half_extracted_release_is_extracted_again(
+    tmp_path: Path, scripts: dict[str, ModuleType], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The issue's instance: a run killed half-way left 232 of 10,000 gallery images."""
+    args = ["--archive", str(_market_archive(tmp_path)), "--root", str(tmp_path / "reid"),
+            "--skip-checksum"]
+    assert scripts["market1501"].main(args) == 0
+    gallery = tmp_path / "reid" / "market1501" / "Market-1501-v15.09.15" / "bounding_box_test"
+    full = sorted(p.name for p in gallery.iterdir())
+    for p in sorted(gallery.iterdir())[2:]:  # what a killed extraction leaves
+        p.unlink()
+    (sorted(gallery.iterdir())[0]).write_bytes(b"")  # and a truncated file
+    assert scripts["market1501"].main(args) == 0
+    assert "is incomplete" in caplog.text
+    assert sorted(p.name for p in gallery.iterdir()) == full
+    assert all(p.stat().st_size > 0 for p in gallery.iterdir())
+
+
+def test_an_interrupted_extraction_leaves_nothing_that_looks_complete(
+    tmp_path: Path, scripts: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    arch = scripts["_archive"]
+    real = arch.safe_extract
+
+    def dies_half_way(path, dest):
+        real(path, dest)
+        next(Path(dest).rglob("*.jpg")).unlink()
+        raise OSError(28, "No space left on device")
+
+    args = ["--archive", str(_market_archive(tmp_path)), "--root", str(tmp_path / "reid"),
+            "--skip-checksum"]
+    monkeypatch.setattr(arch, "safe_extract", dies_half_way)
+    assert scripts["market1501"].main(args) == 1
+    assert "No space left" in capsys.readouterr().err
+    target = tmp_path / "reid" / "market1501"
+    assert sorted(p.name for p in target.iterdir()) == [".lock"]  # no release, no partial
+    # a killed process's temporary folder is removed by the next run
+    (target / ".Market-1501-v15.09.15.partial-x1y2").mkdir()
+    monkeypatch.setattr(arch, "safe_extract", real)
+    assert scripts["market1501"].main(args) == 0
+    assert sorted(p.name for p in target.iterdir()) == [".lock", "Market-1501-v15.09.15"]
+
+
+def test_two_extractions_into_one_folder_are_kept_apart(
+    tmp_path: Path, scripts: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from osnet_lib.provenance import exclusive_lock
+
+    args = ["--archive", str(_market_archive(tmp_path)), "--root", str(tmp_path / "reid"),
+            "--skip-checksum"]
+    with exclusive_lock(tmp_path / "reid" / "market1501"):
+        assert scripts["market1501"].main(args) == 1
+    assert "is in use by process" in capsys.readouterr().err
+    assert not (tmp_path / "reid" / "market1501" / "Market-1501-v15.09.15").exists()
+
+
+def test_tar_members_go_through_the_data_filter(
+    tmp_path: Path, scripts: dict[str, ModuleType]
+) -> None:
+    path = tmp_path / "modes.tar"
+    with tarfile.open(path, "w") as tf:
+        info = tarfile.TarInfo("top/tool")
+        info.size, info.mode = 2, 0o4777  # set-uid, world-writable
+        tf.addfile(info, io.BytesIO(b"hi"))
+    scripts["_archive"].safe_extract(path, tmp_path / "out")
+    mode = (tmp_path / "out" / "top" / "tool").stat().st_mode
+    assert not mode & 0o4000 and not mode & 0o022

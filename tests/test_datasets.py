@@ -582,7 +582,9 @@ def test_custom_csv(tmp_path: Path) -> None:
     assert ds.query[0].pid == ds.gallery[0].pid != ds.gallery[1].pid
     assert ds.query[0].camid != ds.gallery[0].camid  # front vs back
     assert all(Path(r.path).is_file() for r in ds.train + ds.query + ds.gallery)
-    numeric = [[p, str(7 + i), c, s] for i, (p, _, c, s) in enumerate(rows)]
+    # whole-number identities (carol's two images share hers, so her query has a match)
+    number = {"alice": "7", "bob": "8", "carol": "10", "dan": "12"}
+    numeric = [[p, number[who], c, s] for p, who, c, s in rows]
     ds2 = build_dataset("custom_csv", write_csv(tmp_path / "n.csv", numeric))
     assert ds2.query[0].pid == 10  # whole-number identities keep their numbers
 

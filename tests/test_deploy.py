@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from osnet_lib.deploy import (
-    BACKENDS, InferenceModel, OnnxMismatchError, check_onnx, export_onnx, fold_batchnorm,
+    BACKENDS,
+    InferenceModel,
+    OnnxMismatchError,
+    check_onnx,
+    export_onnx,
+    fold_batchnorm,
     optimize_for_inference,
 )
 from osnet_lib.layers import ConvNormAct, LiteConv3x3

@@ -7,17 +7,24 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from osnet_lib.data import build_transforms, combine_datasets, read_market1501_layout
-from osnet_lib.engine import (Trainer, classifier_only, extract_features, label_smoothing_loss,
-                              load_checkpoint, rank_gallery, save_checkpoint)
+from osnet_lib.engine import (
+    Trainer,
+    classifier_only,
+    extract_features,
+    label_smoothing_loss,
+    load_checkpoint,
+    rank_gallery,
+    save_checkpoint,
+)
 from osnet_lib.models import build_model
 from osnet_lib.recipes import get_recipe
+
 
 def _recipe(name="scratch", **overrides):
     return get_recipe(name, "quick", **{"epochs": 2, "batch_size": 8, "num_workers": 0,
@@ -54,7 +61,8 @@ def test_same_seed_same_result_and_another_seed_differs(tiny, tmp_path):
     a = Trainer(recipe, tiny, tmp_path / "a", seed=3, progress=False).fit()
     b = Trainer(recipe, tiny, tmp_path / "b", seed=3, progress=False).fit()
     c = Trainer(recipe, tiny, tmp_path / "c", seed=4, progress=False).fit()
-    _assert_same_weights(_weights(tmp_path / "a" / "model.pth"), _weights(tmp_path / "b" / "model.pth"))
+    _assert_same_weights(_weights(tmp_path / "a" / "model.pth"),
+                         _weights(tmp_path / "b" / "model.pth"))
     assert a["metrics"] == b["metrics"]
     assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
     assert [h["loss"] for h in a["history"]] != [h["loss"] for h in c["history"]]

@@ -243,7 +243,9 @@ def single_shot_expected_cmc(dist, q_pids, g_pids, q_camids, g_camids, max_rank)
             continue
         cmc = np.zeros(max_rank)
         for p in matches:
-            ahead = lambda j: dist[i, j] < dist[i, p] or (dist[i, j] == dist[i, p] and j < p)
+            def ahead(j: int, i: int = i, p: int = p) -> bool:
+                return dist[i, j] < dist[i, p] or (dist[i, j] == dist[i, p] and j < p)
+
             probs = []
             for pid in set(g_pids[usable].tolist()) - {q_pids[i]}:
                 members = np.flatnonzero(usable & (g_pids == pid))
@@ -628,7 +630,8 @@ def test_per_query_outcomes_add_up_to_the_metrics():
     for k in (1, 5, 20):
         assert pq.rank(k).mean() == pytest.approx(res.rank(k))
     assert pq.ap.mean() == pytest.approx(res.mAP)
-    assert PerQuery.from_dict(pq.as_dict(decimals=12)).first_match.tolist() == pq.first_match.tolist()
+    again = PerQuery.from_dict(pq.as_dict(decimals=12))
+    assert again.first_match.tolist() == pq.first_match.tolist()
     assert "per_query" not in res.as_dict()
     with pytest.raises(ValueError, match="differ in length"):
         PerQuery.from_dict({"index": [0, 1], "first_match": [0], "ap": [1.0, 0.5]})

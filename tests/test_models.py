@@ -7,9 +7,19 @@ import torch
 
 from osnet_lib import build_model, list_models
 from osnet_lib.blocks import OSBlock
-from osnet_lib.models import (FAMILIES, OSNET_AIN, OSNET_IBN, Genotype, ModelName, OSNet,
-                              block_names, get_model_spec, model_name, parse_model_name,
-                              scale_width)
+from osnet_lib.models import (
+    FAMILIES,
+    OSNET_AIN,
+    OSNET_IBN,
+    Genotype,
+    ModelName,
+    OSNet,
+    block_names,
+    get_model_spec,
+    model_name,
+    parse_model_name,
+    scale_width,
+)
 from osnet_lib.paper import TABLE1, TABLE5
 
 REQUIRED = ["osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25", "osnet_ibn_x1_0",

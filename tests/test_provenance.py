@@ -6,8 +6,14 @@ import re
 import numpy as np
 import pytest
 
-from osnet_lib.provenance import (PROFILES, atomic_write, check_profile, git_commit, provenance,
-                                  write_json_atomic)
+from osnet_lib.provenance import (
+    PROFILES,
+    atomic_write,
+    check_profile,
+    git_commit,
+    provenance,
+    write_json_atomic,
+)
 
 
 def test_profiles():

@@ -32,7 +32,8 @@ def test_smaller_profiles_scale_the_schedule():
     for scaled, original in zip(cpu.milestones, paper.milestones):  # same place in the schedule
         assert abs(scaled / cpu.epochs - original / paper.epochs) <= 0.5 / cpu.epochs
     assert (cpu.optimizer, cpu.lr, cpu.augment) == (paper.optimizer, paper.lr, paper.augment)
-    assert quick.model == "osnet_x0_25" and get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
+    assert quick.model == "osnet_x0_25"
+    assert get_recipe("cross_domain", "cpu").model == "osnet_ain_x0_25"
 
 
 def test_a_profile_scales_the_width_and_keeps_the_family():

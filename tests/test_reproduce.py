@@ -10,10 +10,20 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from osnet_lib import reproduce
-from osnet_lib.reproduce import (ChapterResult, add_provenance_note, discover_chapters,
-                                 format_summary, notebook_source_hash, package_hash,
-                                 read_notebook, resolve_path, run_chapters, select_chapters,
-                                 set_solution_visibility, start_chapter)
+from osnet_lib.reproduce import (
+    ChapterResult,
+    add_provenance_note,
+    discover_chapters,
+    format_summary,
+    notebook_source_hash,
+    package_hash,
+    read_notebook,
+    resolve_path,
+    run_chapters,
+    select_chapters,
+    set_solution_visibility,
+    start_chapter,
+)
 
 PACKAGE = Path(reproduce.__file__).resolve().parent
 

@@ -11,8 +11,15 @@ from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.data import read_market1501_layout
 from osnet_lib.models import Genotype, block_names, build_model
 from osnet_lib.recipes import get_recipe
-from osnet_lib.search import (MixedBlock, SearchTrainer, build_supernet, derive_child,
-                              gumbel_softmax, plot_arch_history, select_run)
+from osnet_lib.search import (
+    MixedBlock,
+    SearchTrainer,
+    build_supernet,
+    derive_child,
+    gumbel_softmax,
+    plot_arch_history,
+    select_run,
+)
 
 
 def test_gumbel_softmax_is_a_relaxed_one_hot_sample():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from osnet_lib.recipes import PROFILE_TABLE, get_profile
 from osnet_lib.synthetic import (
     DOMAINS,
     GLOBAL_CUES,
@@ -35,7 +36,6 @@ from osnet_lib.synthetic import (
     sample_population,
     world_size,
 )
-from osnet_lib.recipes import PROFILE_TABLE, get_profile
 from osnet_lib.synthetic.figures import domain_sheet
 
 NAME = re.compile(r"^(-1|\d{4})_c(\d)s(\d)_(\d{6})_(\d{2})\.jpg$")

@@ -9,9 +9,18 @@ import pytest
 import torch
 
 from osnet_lib import build_model
-from osnet_lib.viz import (activation_maps, cluster_gates, cluster_purity, denormalize,
-                           gate_descriptors, mass_inside, overlay, plot_activation_maps,
-                           plot_gate_clusters, plot_ranked_list)
+from osnet_lib.viz import (
+    activation_maps,
+    cluster_gates,
+    cluster_purity,
+    denormalize,
+    gate_descriptors,
+    mass_inside,
+    overlay,
+    plot_activation_maps,
+    plot_gate_clusters,
+    plot_ranked_list,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,13 @@ import pytest
 import torch
 
 from osnet_lib import build_model
-from osnet_lib.weights import (WeightMismatchError, authors_key_to_ours, load_pretrained,
-                               read_state_dict, save_weights)
+from osnet_lib.weights import (
+    WeightMismatchError,
+    authors_key_to_ours,
+    load_pretrained,
+    read_state_dict,
+    save_weights,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "authors_state_dict_keys.json"
 AUTHORS = json.loads(FIXTURE.read_text())["models"]
@@ -96,7 +101,8 @@ def test_a_file_of_another_width_names_the_shapes(tmp_path):
     with pytest.raises(WeightMismatchError) as err:
         load_pretrained(build_model("osnet_x1_0", num_classes=1000), path)
     msg = str(err.value)
-    assert "shape mismatch" in msg and "conv1.conv.weight: file (16, 3, 7, 7) vs model (64, 3, 7, 7)" in msg
+    assert "shape mismatch" in msg
+    assert "conv1.conv.weight: file (16, 3, 7, 7) vs model (64, 3, 7, 7)" in msg
 
 
 def test_a_file_of_another_family_names_the_keys(tmp_path):
@@ -170,3 +176,72 @@ def test_missing_corrupt_and_non_tensor_files(tmp_path):
 def test_unknown_scheme():
     with pytest.raises(ValueError, match="scheme"):
         authors_key_to_ours("conv1.conv.weight", "resnet")
+
+
+# -- checkpoints of this library and of torchreid; broken weights ----------------------------
+def test_a_training_checkpoint_of_this_library_loads(tmp_path):
+    """``eval --weights runs/x/checkpoint.pth``: an interrupted run can be evaluated."""
+    import numpy as np
+
+    from osnet_lib.__main__ import main
+    from osnet_lib.engine import save_checkpoint
+
+    torch.manual_seed(0)
+    source = build_model("osnet_x0_25", num_classes=3)
+    opt = torch.optim.SGD(source.parameters(), lr=0.1, momentum=0.9)
+    save_checkpoint(tmp_path / "checkpoint.pth", {"epoch": 1, "model": source.state_dict(),
+                                                  "optimizer": opt.state_dict(), "seed": 0})
+    target = build_model("osnet_x0_25")
+    report = load_pretrained(target, tmp_path / "checkpoint.pth")
+    assert report.loaded > 0 and report.skipped_classifier == ["classifier.bias",
+                                                               "classifier.weight"]
+    for k, v in target.state_dict().items():
+        assert torch.equal(v, source.state_dict()[k]), k
+    images = tmp_path / "imgs"
+    images.mkdir()
+    from PIL import Image
+    Image.fromarray(np.zeros((64, 32, 3), dtype=np.uint8)).save(images / "a.png")
+    assert main(["features", "--model", "osnet_x0_25", "--height", "64", "--width", "32",
+                 "--weights", str(tmp_path / "checkpoint.pth"), "--images", str(images),
+                 "--output", str(tmp_path / "f.npy"), "--device", "cpu"]) == 0
+
+
+def test_a_torchreid_checkpoint_with_numpy_metadata_loads(tmp_path):
+    import numpy as np
+
+    model = build_model("osnet_x0_25")
+    authors = {k: v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": {f"module.{k}": v for k, v in authors.items()}, "epoch": 60,
+                "rank1": np.float64(0.874), "mAP": np.float32(0.7), "history": np.arange(3),
+                "optimizer": {"state": {}, "param_groups": [{"lr": 0.0015}]}},
+               tmp_path / "model.pth.tar-60")
+    state = read_state_dict(tmp_path / "model.pth.tar-60")
+    assert state.keys() == authors.keys()
+
+
+def test_arbitrary_objects_beside_the_weights_are_still_refused(tmp_path):
+    import numpy as np
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    torch.save({"state_dict": build_model("osnet_x0_25").state_dict(), "x": Evil()},
+               tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match="weights_only=True"):
+        read_state_dict(tmp_path / "evil.pth")
+    torch.save({"state_dict": build_model("osnet_x0_25").state_dict(),
+                "ids": np.array([Evil()], dtype=object)}, tmp_path / "objects.pth")
+    with pytest.raises(ValueError, match="weights_only=True"):  # an object array: refused
+        read_state_dict(tmp_path / "objects.pth")
+
+
+def test_non_finite_weights_are_refused_by_name(tmp_path):
+    model = build_model("osnet_x0_25")
+    state = model.state_dict()
+    state["conv1.conv.weight"] = torch.full_like(state["conv1.conv.weight"], float("nan"))
+    state["fc.0.bias"][0] = float("inf")
+    torch.save(state, tmp_path / "nan.pth")
+    with pytest.raises(ValueError, match=r"non-finite.*2 tensor\(s\): conv1.conv.weight, "
+                                         r"fc.0.bias"):
+        load_pretrained(build_model("osnet_x0_25"), tmp_path / "nan.pth")

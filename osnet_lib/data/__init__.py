@@ -7,7 +7,8 @@
   world (``synthetic``) and your own data (``custom_folder``, ``custom_csv``; see
   :mod:`osnet_lib.data.custom`).
 - :func:`combine_datasets`: one training set over several sources (Appendix A).
-- :class:`ImageDataset`: images and labels for a ``DataLoader``.
+- :class:`ImageDataset`: images and labels for a ``DataLoader``; :func:`read_image`, the one
+  image reader, and :func:`scan_images`, the one scanner of image folders.
 - :func:`build_transforms`, :class:`RandomPatch`: augmentation (Sec. 4.1, footnote 6).
 
 Example::
@@ -20,10 +21,17 @@ Example::
 
 from .cuhk03 import convert_cuhk03
 from .custom import custom_csv, custom_folder
-from .image_dataset import ImageDataset, read_image
+from .image_dataset import (
+    IMAGE_EXTENSIONS,
+    ImageDataset,
+    is_image_file,
+    read_image,
+    scan_images,
+    to_rgb,
+)
 from .market import dukemtmcreid, market1501, read_market1501_layout, synthetic
 from .msmt17 import msmt17
-from .records import ImageRecord, ReIDDataset, combine_datasets, relabel
+from .records import ImageRecord, ProtocolError, ReIDDataset, combine_datasets, relabel
 from .registry import build_dataset, dataset_options, list_datasets, register_dataset
 from .small import cuhk01, grid, viper
 from .transforms import (
@@ -36,10 +44,12 @@ from .transforms import (
 
 __all__ = [
     "AUGMENTATIONS",
+    "IMAGE_EXTENSIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "ImageDataset",
     "ImageRecord",
+    "ProtocolError",
     "RandomPatch",
     "ReIDDataset",
     "build_dataset",
@@ -52,6 +62,7 @@ __all__ = [
     "dataset_options",
     "dukemtmcreid",
     "grid",
+    "is_image_file",
     "list_datasets",
     "market1501",
     "msmt17",
@@ -59,6 +70,8 @@ __all__ = [
     "read_market1501_layout",
     "register_dataset",
     "relabel",
+    "scan_images",
     "synthetic",
+    "to_rgb",
     "viper",
 ]

@@ -6,13 +6,13 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from .image_dataset import scan_images
+
 logger = logging.getLogger("osnet_lib.data")
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 NUM_RANDOM_SPLITS = 10
 RANDOM_SPLIT_SEED = 0
 
@@ -76,50 +76,17 @@ def find_layout(
     )
 
 
-def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[str]:
-    """Names of the image files directly inside ``folder`` (by extension, case-insensitive),
-    sorted. Other files (``Thumbs.db``, hidden files) are skipped.
+def list_images(folder: Path, extensions: Iterable[str] | None = None) -> list[str]:
+    """Names of the image files directly inside ``folder``, sorted: those that
+    :func:`osnet_lib.data.scan_images` (the one scanner of image folders) finds, optionally
+    restricted to ``extensions``.
 
     Raises:
         NotADirectoryError: ``folder`` is missing or not a folder.
     """
-    if not folder.is_dir():
-        raise NotADirectoryError(f"expected a folder of images at '{folder}'")
-    exts = {e.lower() for e in extensions}
-    with os.scandir(folder) as it:
-        names = sorted(
-            e.name
-            for e in it
-            if not e.name.startswith(".")
-            and os.path.splitext(e.name)[1].lower() in exts
-            and e.is_file()
-        )
-    return names
-
-
-def check_int_option(name: str, value: Any, low: int, high: int) -> int:
-    """Validate an integer option in ``[low, high]``.
-
-    Raises:
-        TypeError: not an int (bools are refused too).
-        ValueError: out of range.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if not low <= int(value) <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return int(value)
-
-
-def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    """Validate a string option against ``choices``.
-
-    Raises:
-        ValueError: ``value`` is not one of ``choices`` (the message lists them).
-    """
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return str(value)
+    exts = None if extensions is None else {e.lower() for e in extensions}
+    return [p.name for p in scan_images(folder)
+            if exts is None or p.suffix.lower() in exts]
 
 
 def random_id_splits(

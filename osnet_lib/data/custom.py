@@ -17,9 +17,11 @@ image sits in one, otherwise the first ``_``-separated token of the file name of
 ``c<k>`` (``c<k>s<j>`` as in Market1501 names counts too). Identities are split at random, with
 a fixed seed, into training and test identities (``test_fraction``); for each test identity
 seen by at least two cameras, one image per camera becomes a query and the rest are gallery
-images (an identity seen by one camera only goes to the gallery, where it acts as a
-distractor). Query images need a gallery image from another camera to be matched, following
-the standard protocol (Sec. 4.1).
+images, except that a camera's image stays in the gallery when no image of that identity from
+another camera would be left there to match it (so an identity with one image per camera gives
+a query from each camera but the last). An identity seen by one camera only goes to the
+gallery, where it acts as a distractor. Query images need a gallery image from another camera
+to be matched, following the standard protocol (Sec. 4.1).
 
 **(b) A CSV file** (``build_dataset("custom_csv", "path/to/file.csv")``) with a header and the
 columns ``path,identity,camera,split`` (extra columns are ignored)::
@@ -45,7 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import IMAGE_EXTENSIONS, as_root
+from osnet_lib.utils import check_finite, check_int
+
+from ._common import as_root
+from .image_dataset import is_image_file
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 
@@ -61,8 +66,6 @@ CSV_COLUMNS = ("path", "identity", "camera", "split")
 SUBSETS = ("train", "query", "gallery")
 
 
-def _is_image(p: Path) -> bool:
-    return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _label_order(labels: set[str]) -> list[str]:
@@ -93,13 +96,13 @@ def _scan_identity(folder: Path) -> list[tuple[Path, str]]:
                     f"{_CAM_RULE}"
                 )
             for img in sorted(entry.iterdir()):
-                if _is_image(img):
+                if is_image_file(img):
                     found.append((img, match.group(1)))
                 elif img.is_dir():
                     raise ValueError(
                         f"folder '{img}' is nested too deep: the layout is {_CAM_RULE}"
                     )
-        elif _is_image(entry):
+        elif is_image_file(entry):
             cam = _camera_from_name(entry)
             if cam is None:
                 raise ValueError(
@@ -111,11 +114,7 @@ def _scan_identity(folder: Path) -> list[tuple[Path, str]]:
 
 
 def _check_fraction(test_fraction: object) -> float:
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)):
-        raise TypeError(f"test_fraction must be a number, got {test_fraction!r}")
-    if not 0.0 < float(test_fraction) <= 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1], got {test_fraction}")
-    return float(test_fraction)
+    return check_finite("test_fraction", test_fraction, low=0.0, high=1.0, low_open=True)
 
 
 @register_dataset("custom_folder")
@@ -138,9 +137,8 @@ def custom_folder(
     """
     base = as_root(root)
     fraction = _check_fraction(test_fraction)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {seed!r}")
-    stray = [p for p in sorted(base.iterdir()) if _is_image(p)]
+    seed = check_int("seed", seed)
+    stray = [p for p in sorted(base.iterdir()) if is_image_file(p)]
     if stray:
         raise ValueError(
             f"image '{stray[0]}' lies directly in '{base}': images must be inside one folder "
@@ -180,11 +178,18 @@ def custom_folder(
         if len(by_cam) < 2:
             gallery += records
             continue
+        # one query per camera, as long as the gallery keeps an image of this identity from
+        # another camera for it to match
+        left = {camid: len(group) for camid, group in by_cam.items()}
         for camid in sorted(by_cam):
             group = by_cam[camid]
+            if not any(n for c, n in left.items() if c != camid):
+                gallery += group
+                continue
             pick = int(rng.integers(len(group)))
             query.append(group[pick])
             gallery += group[:pick] + group[pick + 1:]
+            left[camid] -= 1
     if not query:
         raise ValueError(
             f"'{base}': no test identity is seen by two or more cameras, so there is no query "
@@ -192,7 +197,8 @@ def custom_folder(
         )
     if not train:
         logger.warning("'%s': every identity is in the test set (no training images)", base)
-    return ReIDDataset(f"custom_folder:{base.name}", relabel(train), query, gallery)
+    dataset = ReIDDataset(f"custom_folder:{base.name}", relabel(train), query, gallery)
+    return dataset.check_protocol()
 
 
 @register_dataset("custom_csv")
@@ -212,6 +218,21 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
     path = Path(root).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"CSV file '{path}' does not exist")
+    try:
+        rows = _read_csv_rows(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"CSV file '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}); give a CSV "
+            f"file with the columns {','.join(CSV_COLUMNS)}") from None
+    except csv.Error as exc:
+        raise ValueError(f"CSV file '{path}' is not a valid CSV file: {exc}") from None
+    if not rows:
+        raise ValueError(f"CSV file '{path}' has no rows")
+    _check_rows(path, rows)
+    return _dataset_from_rows(path, rows)
+
+
+def _read_csv_rows(path: Path) -> list[tuple[int, Path, str, str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
@@ -238,8 +259,10 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
             if not img.is_absolute():
                 img = path.parent / img
             rows.append((lineno, img, values["identity"], values["camera"], split))
-    if not rows:
-        raise ValueError(f"CSV file '{path}' has no rows")
+    return rows
+
+
+def _check_rows(path: Path, rows: list[tuple[int, Path, str, str, str]]) -> None:
     absent = [(n, p) for n, p, *_ in rows if not p.is_file()]
     if absent:
         listed = "; ".join(f"line {n}: '{p}'" for n, p in absent[:5])
@@ -247,6 +270,8 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
             f"CSV file '{path}': {len(absent)} listed image(s) do not exist ({listed})"
         )
 
+
+def _dataset_from_rows(path: Path, rows: list[tuple[int, Path, str, str, str]]) -> ReIDDataset:
     ids = _label_order({r[2] for r in rows})
     numeric = all(re.fullmatch(r"-?\d+", x) for x in ids)
     pid_of = {x: (int(x) if numeric else i) for i, x in enumerate(ids)}
@@ -261,4 +286,4 @@ def custom_csv(root: str | os.PathLike[str]) -> ReIDDataset:
         logger.warning("CSV file '%s' has no 'train' rows (an evaluation-only dataset)", path)
     return ReIDDataset(
         f"custom_csv:{path.stem}", relabel(subsets["train"]), subsets["query"], subsets["gallery"]
-    )
+    ).check_protocol()

@@ -13,6 +13,7 @@ The datasets of Table 2 (Market1501: 1,501 ids, 6 cameras; Duke: 1,812 ids, 8 ca
 synthetic world all go through :func:`read_market1501_layout`.
 """
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -63,9 +64,10 @@ def read_market1501_layout(
     ``bounding_box_test``; names ``<pid>_c<camera>...``).
 
     Junk images (pid -1) are dropped; distractors (pid 0) stay in the gallery and are recorded
-    in ``distractor_pids``. Other entries of ``folder`` (such as the synthetic world's
-    ``ground_truth/``) are ignored. Training pids are relabelled to ``0..N-1``; camera ``c<k>``
-    becomes ``camid = k - 1``.
+    in ``distractor_pids``; a distractor in ``query`` is refused
+    (:meth:`~osnet_lib.data.ReIDDataset.check_protocol`). Other entries of ``folder`` (such as
+    the synthetic world's ``ground_truth/``) are ignored. Training pids are relabelled to
+    ``0..N-1``; camera ``c<k>`` becomes ``camid = k - 1``.
 
     Args:
         folder: the folder that holds the three subset folders.
@@ -74,8 +76,9 @@ def read_market1501_layout(
 
     Raises:
         FileNotFoundError: ``folder`` or one of its subset folders is missing.
-        ValueError: a file name breaks the naming rule, a camera is out of range, or a subset
-            is empty. The message names the file or folder.
+        ValueError: a file name breaks the naming rule, a camera is out of range, a subset
+            is empty, or query and gallery break the evaluation protocol
+            (:class:`~osnet_lib.data.ProtocolError`). The message names the file or folder.
     """
     base = as_root(folder)
     missing = [s for s in MARKET_SUBSETS if not (base / s).is_dir()]
@@ -86,22 +89,64 @@ def read_market1501_layout(
     train = relabel(_read_subset(base / "bounding_box_train", max_camera))
     query = _read_subset(base / "query", max_camera)
     gallery = _read_subset(base / "bounding_box_test", max_camera)
-    distractors = frozenset({DISTRACTOR_PID} & {r.pid for r in gallery})
-    return ReIDDataset(name, train, query, gallery, distractor_pids=distractors)
+    distractors = frozenset({DISTRACTOR_PID} & {r.pid for r in gallery + query})
+    return ReIDDataset(name, train, query, gallery, distractor_pids=distractors).check_protocol()
+
+
+#: Folders that may hold Market1501's 500k extra distractors, in the order they are looked for:
+#: the name of the released set's folder beside ``bounding_box_test``, and the name torchreid
+#: uses.
+DISTRACTOR_FOLDERS = ("bounding_box_test_500k", "images")
+
+
+def _read_distractors(base: Path, max_camera: int | None) -> list[ImageRecord]:
+    folder = next((base / d for d in DISTRACTOR_FOLDERS if (base / d).is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"no folder of extra distractors in '{base}': expected "
+            f"{' or '.join(repr(d) for d in DISTRACTOR_FOLDERS)} (the Market1501 500k "
+            "distractor release, extracted beside bounding_box_test)")
+    records = _read_subset(folder, max_camera)
+    real = [r for r in records if r.pid != DISTRACTOR_PID]
+    if real:
+        raise ValueError(
+            f"file '{real[0].path}' has identity {real[0].pid}, but '{folder}' must hold only "
+            f"distractors (identity 0000) and junk (-1)")
+    return records
 
 
 @register_dataset("market1501")
-def market1501(root: str | os.PathLike[str]) -> ReIDDataset:
+def market1501(root: str | os.PathLike[str], *, distractors: bool = False) -> ReIDDataset:
     """Market1501 (Zheng et al., ICCV 2015): 1,501 identities, 6 cameras (Table 2).
 
     ``root`` may be the data root holding ``market1501/Market-1501-v15.09.15/``, any folder on
     that path, or the folder holding ``bounding_box_train``, ``query`` and
-    ``bounding_box_test``. The optional 500k extra distractors (``images/``) are not read.
+    ``bounding_box_test``.
+
+    Args:
+        distractors: add the 500k extra distractors of the Market1501+500k release to the
+            gallery (dataset name ``market1501+500k``). They are read from
+            ``bounding_box_test_500k/`` (or torchreid's ``images/``) beside
+            ``bounding_box_test``, with the same naming rule; every image there must be a
+            distractor (``0000``) or junk (``-1``, dropped).
+
+    Raises:
+        FileNotFoundError: the release, or with ``distractors`` the distractor folder, is
+            missing.
+        ValueError: a file breaks the naming rule, or the distractor folder holds an image of
+            a real identity.
     """
+    if not isinstance(distractors, bool):
+        raise TypeError(f"distractors must be True or False, got {distractors!r}")
     folder = find_layout(
         root, "Market1501", ("market1501",), ("Market-1501-v15.09.15",), MARKET_SUBSETS
     )
-    return read_market1501_layout(folder, name="market1501", max_camera=6)
+    ds = read_market1501_layout(folder, name="market1501", max_camera=6)
+    if not distractors:
+        return ds
+    extra = _read_distractors(as_root(folder), max_camera=6)
+    return dataclasses.replace(ds, name="market1501+500k", gallery=ds.gallery + extra,
+                               distractor_pids=ds.distractor_pids | {DISTRACTOR_PID})
 
 
 @register_dataset("dukemtmcreid")

@@ -101,11 +101,12 @@ def msmt17(root: str | os.PathLike[str], *, combineall: bool = False) -> ReIDDat
     query = _read_list(folder / "list_query.txt", folder / test_dir)
     gallery = _read_list(folder / "list_gallery.txt", folder / test_dir)
     if not combineall:
-        return ReIDDataset("msmt17", relabel(train), query, gallery)
+        return ReIDDataset("msmt17", relabel(train), query, gallery).check_protocol()
 
     # val holds more images of the training identities (same pid numbers)
     train = relabel(train + _read_list(folder / "list_val.txt", folder / train_dir))
     offset = 1 + max(r.pid for r in train)
     test = relabel(query + gallery)
     combined = train + [r._replace(pid=r.pid + offset) for r in test]
-    return ReIDDataset("msmt17", combined, query, gallery, train_includes_test=True)
+    return ReIDDataset("msmt17", combined, query, gallery,
+                       train_includes_test=True).check_protocol()

@@ -11,10 +11,19 @@ classification layer for classifying all identities combined from different data
 """
 
 import dataclasses
+import logging
+import os
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-__all__ = ["ImageRecord", "ReIDDataset", "combine_datasets", "relabel"]
+__all__ = ["ImageRecord", "ProtocolError", "ReIDDataset", "combine_datasets", "relabel"]
+
+logger = logging.getLogger("osnet_lib.data")
+
+
+class ProtocolError(ValueError):
+    """A dataset's query and gallery cannot make a valid re-ID evaluation (Sec. 4.1)."""
 
 
 class ImageRecord(NamedTuple):
@@ -106,6 +115,76 @@ class ReIDDataset:
     def num_datasets(self) -> int:
         """Number of source datasets in the training set (Appendix A)."""
         return len({r.dsetid for r in self.train}) if self.train else 0
+
+    def protocol_problems(self) -> tuple[list[str], list[str]]:
+        """Check query and gallery against the evaluation protocol of Sec. 4.1.
+
+        Returns ``(errors, warnings)``, each a list of sentences that name the rule broken and
+        an example. Errors (the evaluation would be meaningless):
+
+        - an empty query or gallery;
+        - a query whose identity is a distractor or junk (``distractor_pids``, or a negative
+          pid): it has no true match by definition;
+        - the same image file as a query and in the gallery under other labels (another
+          camera or identity), so that it could match itself; with the same labels it is
+          discarded by the same-camera rule below (CUHK03's classic protocol uses the same
+          test images as query and gallery);
+        - no query with a valid match: a gallery image of the same identity from *another*
+          camera (same-identity images of the query's own camera are discarded).
+
+        Warnings: some (not all) queries have no valid match; they are skipped by the metrics.
+        """
+        where = f"dataset '{self.name}'"
+        errors: list[str] = []
+        warnings: list[str] = []
+        for subset in ("query", "gallery"):
+            if not getattr(self, subset):
+                errors.append(f"{where}: the {subset} is empty (a re-ID evaluation needs query "
+                              "and gallery images)")
+        bad = [r for r in self.query if r.pid < 0 or r.pid in self.distractor_pids]
+        if bad:
+            errors.append(f"{where}: {len(bad)} query image(s) have a distractor or junk "
+                          f"identity, which no gallery image can match, e.g. '{bad[0].path}' "
+                          f"(pid {bad[0].pid}); remove them from the query")
+        gallery_labels: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+        for r in self.gallery:
+            gallery_labels[os.path.normcase(os.path.abspath(r.path))].add(
+                (r.dsetid, r.pid, r.camid))
+        both = [r.path for r in self.query
+                if gallery_labels.get(os.path.normcase(os.path.abspath(r.path)), set())
+                - {(r.dsetid, r.pid, r.camid)}]
+        if both:
+            errors.append(f"{where}: {len(both)} image file(s) are both a query and a gallery "
+                          f"image under another camera or identity, e.g. '{both[0]}'; each "
+                          "would match itself")
+        if errors or not self.query:
+            return errors, warnings
+        cams: dict[tuple[int, int], set[int]] = defaultdict(set)
+        for r in self.gallery:
+            cams[(r.dsetid, r.pid)].add(r.camid)
+        unmatched = [r for r in self.query if not cams.get((r.dsetid, r.pid), set()) - {r.camid}]
+        if len(unmatched) == len(self.query):
+            errors.append(
+                f"{where}: no query has a valid match, i.e. a gallery image of the same "
+                "identity from another camera (same-camera matches are discarded, Sec. 4.1); "
+                f"e.g. '{unmatched[0].path}' (pid {unmatched[0].pid}, camera {unmatched[0].camid})"
+            )
+        elif unmatched:
+            warnings.append(
+                f"{where}: {len(unmatched)} of {len(self.query)} queries have no gallery image "
+                "of their identity from another camera and are skipped by the metrics, e.g. "
+                f"'{unmatched[0].path}'")
+        return errors, warnings
+
+    def check_protocol(self) -> "ReIDDataset":
+        """Raise a :class:`ProtocolError` naming every broken rule of
+        :meth:`protocol_problems`, and log its warnings; returns the dataset."""
+        errors, warnings = self.protocol_problems()
+        for w in warnings:
+            logger.warning("%s", w)
+        if errors:
+            raise ProtocolError("; ".join(errors))
+        return self
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Table 2-style statistics: ``#ids``, ``#images``, ``#cameras`` per subset and in total.

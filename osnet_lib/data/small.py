@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from osnet_lib.utils import check_int
+
 from ._common import (
     NUM_RANDOM_SPLITS,
-    check_int_option,
     find_layout,
     list_images,
     random_id_splits,
@@ -60,7 +61,7 @@ def viper(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         ValueError: a file name breaks the rule, an identity lacks its pair, or a bad
             ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(root, "VIPeR", ("viper",), ("VIPeR",), ("cam_a", "cam_b"))
     per_cam: list[dict[int, Path]] = []
     for cam in ("cam_a", "cam_b"):
@@ -93,7 +94,7 @@ def viper(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     records = [ImageRecord(str(per_cam[c][i]), i, c) for i in ids for c in (0, 1)]
     split = random_id_splits(folder, "viper", ids, len(ids) // 2)[split_id]
     train, query, gallery = _split_records(records, set(split["train"]), query_cam=0)
-    return ReIDDataset("viper", train, query, gallery)
+    return ReIDDataset("viper", train, query, gallery).check_protocol()
 
 
 @register_dataset("cuhk01")
@@ -109,7 +110,7 @@ def cuhk01(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         FileNotFoundError: the folder is missing.
         ValueError: a file name breaks the rule, or a bad ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(root, "CUHK01", ("cuhk01",), (), ("campus",))
     records = []
     for name in list_images(folder / "campus"):
@@ -126,7 +127,7 @@ def cuhk01(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     ids = sorted({r.pid for r in records})
     split = random_id_splits(folder, "cuhk01", ids, len(ids) // 2)[split_id]
     train, query, gallery = _split_records(records, set(split["train"]), query_cam=0)
-    return ReIDDataset("cuhk01", train, query, gallery)
+    return ReIDDataset("cuhk01", train, query, gallery).check_protocol()
 
 
 def _grid_train_ids(mat_path: Path) -> list[list[int]]:
@@ -193,7 +194,7 @@ def grid(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
         FileNotFoundError: a folder or the .mat file is missing.
         ValueError: a file name breaks the rule, a bad .mat file, or a bad ``split_id``.
     """
-    split_id = check_int_option("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
+    split_id = check_int("split_id", split_id, 0, NUM_RANDOM_SPLITS - 1)
     folder = find_layout(
         root, "GRID", ("grid",), ("underground_reid",),
         ("probe", "gallery", "features_and_partitions.mat"),
@@ -218,4 +219,4 @@ def grid(root: str | os.PathLike[str], *, split_id: int = 0) -> ReIDDataset:
     return ReIDDataset(
         "grid", relabel(by_subset["train"]), by_subset["query"], by_subset["gallery"],
         distractor_pids=distractors,
-    )
+    ).check_protocol()

@@ -49,11 +49,11 @@ from .people import (
 )
 from .writer import (
     NAME_PATTERN,
-    mask_file,
     SPLITS,
     load_ground_truth,
     load_part_mask,
     load_part_masks,
+    mask_file,
     parse_name,
 )
 

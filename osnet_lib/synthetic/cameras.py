@@ -10,6 +10,7 @@ Camera parameters are derived from the world seed and the domain, so a world is 
 by its recipe.
 """
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,6 +18,11 @@ from PIL import Image, ImageChops
 
 from .domains import COLOURS, DomainSpec, get_domain
 from .people import PART_LABELS, Canvas
+
+
+def _triple(values: Iterable[float]) -> tuple[float, float, float]:
+    a, b, c = values
+    return (a, b, c)
 
 _SCENE_PALETTES: dict[str, list[tuple[tuple[int, int, int], tuple[int, int, int]]]] = {
     # (upper part: walls / vegetation / shop fronts, lower part: ground)
@@ -84,7 +90,7 @@ def build_cameras(domain: "str | DomainSpec", seed: int = 0) -> list[CameraSpec]
         cast = np.asarray(spec.colour_cast) * np.exp(rng.normal(0.0, 0.04, size=3))
         cams.append(CameraSpec(
             index=c + 1,
-            views=tuple(round(float(v), 4) for v in views),
+            views=_triple(round(float(v), 4) for v in views),
             scale=(round(lo, 4), round(min(0.98, lo + float(rng.uniform(0.06, 0.1))), 4)),
             shift=(round(float(rng.uniform(0.03, 0.07)), 4),
                    round(float(rng.uniform(0.015, 0.04)), 4)),
@@ -93,7 +99,7 @@ def build_cameras(domain: "str | DomainSpec", seed: int = 0) -> list[CameraSpec]
             downsample=round(float(rng.choice([1.0, 1.0, 1.5, 2.0, 2.5])), 4),
             noise=round(float(spec.noise * rng.uniform(0.6, 1.6)), 4),
             gain=round(gain, 4),
-            cast=tuple(round(float(v), 4) for v in cast),
+            cast=_triple(round(float(v), 4) for v in cast),
             light=round(float(rng.uniform(-0.25, 0.25)), 4),
             jpeg_quality=int(rng.integers(80, 96)),
         ))
@@ -111,7 +117,7 @@ def _smooth_noise(rng: np.random.Generator, height: int, width: int, cells: tupl
     out = np.empty((height, width, channels), dtype=np.float32)
     for k in range(channels):
         small = rng.uniform(0, 255, size=cells).astype(np.uint8)
-        up = Image.fromarray(small).resize((width, height), Image.BICUBIC)
+        up = Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC)
         out[..., k] = np.asarray(up, dtype=np.float32) / 127.5 - 1.0
     return out
 
@@ -209,7 +215,7 @@ def draw_occluder(canvas: Canvas, kind: str, rng: np.random.Generator) -> None:
         top = float(rng.uniform(0.58, 0.78)) * H
         canvas.quad(top, H + 1, 0.5 * W, 0.5 * W, 3 * W, 3 * W, part, mat, rounding=0.0)
         canvas.quad(top, top + 0.03 * H, 0.5 * W, 0.5 * W, 3 * W, 3 * W, part,
-                    canvas.add_colour(tuple(0.6 * c for c in col)), rounding=0.0)
+                    canvas.add_colour(_triple(0.6 * c for c in col)), rounding=0.0)
     elif kind == "side":
         s = 1 if rng.random() < 0.5 else -1
         x = 0.5 * W + s * float(rng.uniform(0.42, 0.62)) * W
@@ -244,7 +250,7 @@ def apply_optics(
     noise cropped at a random offset from the camera's noise bank."""
     oh, ow = out_size
     if img.size != (ow, oh):
-        img = img.resize((ow, oh), Image.BILINEAR)
+        img = img.resize((ow, oh), Image.Resampling.BILINEAR)
     i0 = int(rng.integers(0, noise.height - oh + 1))
     j0 = int(rng.integers(0, noise.width - ow + 1))
     return ImageChops.add(img, noise.crop((j0, i0, j0 + ow, i0 + oh)), 1.0, -128)
@@ -261,7 +267,7 @@ def apply_lighting(img: Image.Image, gain: float, light: float, vertical: float,
     g = np.outer(1.0 + vertical * np.array([-0.5, 0.5]), 1.0 + light * np.array([-0.5, 0.5]))
     gmax = float(g.max())
     small = np.repeat((g / gmax * 255.0 + 0.5).astype(np.uint8)[..., None], 3, axis=2)
-    img = ImageChops.multiply(img, Image.fromarray(small).resize((W, H), Image.BILINEAR))
+    img = ImageChops.multiply(img, Image.fromarray(small).resize((W, H), Image.Resampling.BILINEAR))
     v = np.arange(256, dtype=np.float32)
     k = gmax * gain * contrast * np.asarray(cast, np.float32)
     table = np.clip(v[None, :] * k[:, None] + 128.0 * (1.0 - contrast) + 0.5, 0, 255)

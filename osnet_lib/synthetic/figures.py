@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+
+from osnet_lib.data.image_dataset import read_image
 
 from .domains import get_domain, list_domains
 from .generator import render_image
@@ -102,8 +103,7 @@ def domain_sheet(
             ax.set_yticks([])
             ax.axis("off")
             if j < len(mine):
-                with Image.open(Path(domain_dir) / mine[j]["image"]) as im:
-                    ax.imshow(np.asarray(im.convert("RGB")))
+                ax.imshow(np.asarray(read_image(Path(domain_dir) / mine[j]["image"])))
                 ax.set_title(f"{pid:04d} c{mine[j]['camid']}", fontsize=6)
     fig.subplots_adjust(wspace=0.05, hspace=0.3)
     return fig

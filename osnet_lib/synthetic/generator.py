@@ -47,8 +47,8 @@ from .domains import DOMAINS, VIEWS, DomainSpec, get_domain, list_domains
 from .people import (
     PART_LABELS,
     Canvas,
-    Placement,
     PersonSpec,
+    Placement,
     _check_size,
     draw_person,
     sample_population,
@@ -333,10 +333,10 @@ def plan_domain(domain: "str | DomainSpec", sizes: dict, seed: int) -> list[Imag
     for k in range(sizes["num_distractors"]):
         cam = int(rng.integers(1, spec.num_cameras + 1))
         subtype = "background" if rng.random() < 0.4 else "partial"
-        person = extras[int(rng.integers(len(extras)))] if subtype == "partial" else None
-        view = VIEWS[int(rng.integers(3))] if person else None
+        passer = extras[int(rng.integers(len(extras)))] if subtype == "partial" else None
+        passer_view = VIEWS[int(rng.integers(3))] if passer else None
         add("bounding_box_test", "distractor", 0, cam, int(rng.integers(1, _NUM_SEQUENCES + 1)),
-            int(rng.integers(0, 1000000)), int(rng.integers(1, 9)), person, view,
+            int(rng.integers(0, 1000000)), int(rng.integers(1, 9)), passer, passer_view,
             1 if rng.random() < 0.5 else -1, (seed, di, 6, k), subtype, identity=-1)
     # junk (-1): badly cropped detections of test identities
     rng = np.random.default_rng([seed, di, 7])
@@ -363,8 +363,8 @@ class _Renderer:
                  render_size: tuple[int, int]) -> None:
         self.domain = domain
         self.seed = seed
-        self.image_size = tuple(image_size)
-        self.render_size = tuple(render_size)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.render_size = (int(render_size[0]), int(render_size[1]))
         self.cameras = build_cameras(domain, seed)
         self._scenes: dict[int, np.ndarray] = {}
         self._noise: dict[int, Image.Image] = {}
@@ -393,6 +393,8 @@ class _Renderer:
         canvas = Canvas(H, W, sc[i0:i0 + H, j0:j0 + W])
         info: dict = {"view": view, "facing": facing, "occluder": None, "person_box": None}
         if person is not None:
+            if view is None:
+                raise ValueError(f"a {kind} image of a person needs a view")
             scale = float(rng.uniform(*cam.scale))
             dx = float(rng.normal(0.0, cam.shift[0])) * W
             dy = float(rng.normal(0.0, cam.shift[1])) * H
@@ -441,7 +443,7 @@ class _Renderer:
         mask = canvas.label
         if (H, W) != self.image_size:
             mask = np.asarray(Image.fromarray(mask).resize(
-                (self.image_size[1], self.image_size[0]), Image.NEAREST))
+                (self.image_size[1], self.image_size[0]), Image.Resampling.NEAREST))
         counts = np.bincount(mask.ravel(), minlength=len(PART_LABELS))
         info["parts"] = {n: int(counts[i]) for n, i in PART_LABELS.items() if counts[i] and i}
         if info["person_box"] is not None and (H, W) != self.image_size:
@@ -628,7 +630,10 @@ def generate_world(
         return root
     for name in recipe["domains"]:
         if name not in todo:
-            stats[name] = _read_json(root / name / GROUND_TRUTH_DIR / "domain.json")["stats"]
+            domain = _read_json(root / name / GROUND_TRUTH_DIR / "domain.json")
+            if domain is None:
+                raise FileNotFoundError(f"{root / name} lacks its {GROUND_TRUTH_DIR}/domain.json")
+            stats[name] = domain["stats"]
             continue
         stats[name] = _generate_domain(root, recipe, name, num_workers, progress)
     write_json(world_file, {"recipe": recipe, "stats": stats})
@@ -639,8 +644,8 @@ def _generate_domain(root: Path, recipe: dict, name: str, num_workers: int,
                      progress: bool = True) -> dict:
     spec = get_domain(name)
     seed = recipe["seed"]
-    image_size = tuple(recipe["image_size"])
-    render_size = tuple(recipe["render_size"])
+    image_size: tuple[int, int] = (int(recipe["image_size"][0]), int(recipe["image_size"][1]))
+    render_size: tuple[int, int] = (int(recipe["render_size"][0]), int(recipe["render_size"][1]))
     jobs = plan_domain(spec, recipe["sizes"][name], seed)
     for stale in root.glob(f".{name}.partial-*"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
@@ -664,8 +669,8 @@ def _generate_domain(root: Path, recipe: dict, name: str, num_workers: int,
             # fork where the platform has it (no main-module guard needed in scripts/notebooks)
             method = "fork" if "fork" in get_all_start_methods() else "spawn"
             with ProcessPoolExecutor(num_workers, mp_context=get_context(method)) as ex:
-                for c, recs in zip(chunks, ex.map(_render_chunk, chunks)):
-                    records.extend(recs)
+                for c, rendered in zip(chunks, ex.map(_render_chunk, chunks)):
+                    records.extend(rendered)
                     bar.update(len(c[-1]))
         bar.close()
         stats = {}

@@ -16,7 +16,9 @@ of every pixel (the ground-truth mask, see :data:`PART_LABELS`). Each body part 
 and painted with its colour times a cylindrical shading.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +125,7 @@ class PersonSpec:
         return tuple(sorted(d.items()))
 
 
-def _choice(rng: np.random.Generator, prior: dict[str, float], exclude: tuple = ()) -> str:
+def _choice(rng: np.random.Generator, prior: Mapping[str, float], exclude: tuple = ()) -> str:
     names = [k for k in prior if k not in exclude]
     p = np.array([prior[k] for k in names], dtype=np.float64)
     return names[int(rng.choice(len(names), p=p / p.sum()))]
@@ -343,6 +345,8 @@ class Canvas:
         ys = self.ys[i0:i1]
         xs = self.xs[:, j0:j1]
         shape = (i1 - i0, j1 - j0)
+        c: float | np.ndarray
+        shade: float | np.ndarray
         if cx0 == cx1 and w0 == w1:  # an upright rectangle: one row describes every row
             c = cx0
             d = (xs - cx0) * (1.0 / (0.5 * w0 + 1e-3))
@@ -444,8 +448,9 @@ def draw_person(canvas: Canvas, person: PersonSpec, place: Placement,
     """Draw ``person`` on ``canvas`` in painter's order for the placement's view.
 
     ``jitter`` (optional, shape (k, 3)) multiplies the person's garment, skin and accessory
-    colours, to vary dye and lighting slightly between images of one identity. The logo is drawn only in front views
-    and the backpack body only in back and side views (front views show its straps).
+    colours, to vary dye and lighting slightly between images of one identity. The logo is
+    drawn only in front views and the backpack body only in back and side views (front views
+    show its straps).
     """
     if place.view not in VIEWS:
         raise ValueError(f"unknown view {place.view!r}; valid views: {list(VIEWS)}")
@@ -481,7 +486,8 @@ def draw_person(canvas: Canvas, person: PersonSpec, place: Placement,
 
     pat = person.upper_pattern
     period = person.stripe_period * h
-    upper_kw = dict(pattern=pat, mat2=m["upper2"], period=period, origin=(Y(0.15), cx))
+    upper_kw: dict[str, Any] = dict(pattern=pat, mat2=m["upper2"], period=period,
+                                    origin=(Y(0.15), cx))
     lean = place.lean
     swing, stride = place.swing, place.stride
     view = place.view
