@@ -47,6 +47,9 @@ class Profile:
         epochs: epochs of each named recipe (None: the paper's); milestones, the classifier-only
             phase and the search's temperature steps scale with them.
         num_workers: data-loading processes (None: the recipe's).
+        full_chapters: whether the book's chapters run their analyses at full size (True) or
+            cut down to seconds for CI (False); a chapter reads it through
+            :meth:`osnet_lib.reproduce.ChapterRun.setting`.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Profile:
     batch_size: int | None = None
     epochs: Mapping[str, int] | None = None
     num_workers: int | None = None
+    full_chapters: bool = True
 
     @property
     def scaled(self) -> bool:
@@ -71,7 +75,8 @@ PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
     "quick": Profile(
         "quick", "seconds to a minute per chapter: CI, nbval, experiments run live and tiny",
         world="quick", model_width="x0_25", height=64, width=32, batch_size=16,
-        epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, num_workers=0),
+        epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, num_workers=0,
+        full_chapters=False),
     "cpu": Profile(
         "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
         world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,

@@ -21,7 +21,8 @@ Example::
 from .cuhk03 import convert_cuhk03
 from .custom import custom_csv, custom_folder
 from .image_dataset import ImageDataset, read_image
-from .market import dukemtmcreid, market1501, read_market1501_layout, synthetic
+from .market import (dukemtmcreid, market1501, read_market1501_layout, synthetic,
+                     synthetic_world_dir)
 from .msmt17 import msmt17
 from .records import ImageRecord, ReIDDataset, combine_datasets, relabel
 from .registry import build_dataset, dataset_options, list_datasets, register_dataset
@@ -60,5 +61,6 @@ __all__ = [
     "register_dataset",
     "relabel",
     "synthetic",
+    "synthetic_world_dir",
     "viper",
 ]
