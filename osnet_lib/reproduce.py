@@ -180,6 +180,59 @@ class ChapterRun:
         return write_json_atomic(self.results_dir / name, record)
 
 
+#: PNG text key under which a chapter's figures carry the height of their smallest text, in
+#: pixels of the image, so that the site test can check it at the page's scale.
+TEXT_SIZE_KEY = "MinTextPx"
+
+
+def smallest_text_px(fig: Any, dpi: float | None = None) -> float | None:
+    """The font size, in pixels of an image saved at ``dpi`` (the figure's by default), of the
+    smallest visible, non-empty text of a matplotlib figure (tick labels, legends, titles), or
+    None for a figure without text. The figure is drawn once to lay its ticks out."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    box = fig.bbox
+    sizes = []
+    for text in fig.findobj(Text):
+        if not text.get_visible() or not text.get_text().strip():
+            continue
+        extent = text.get_window_extent()
+        if extent.x1 < box.x0 or extent.x0 > box.x1 or extent.y1 < box.y0 or extent.y0 > box.y1:
+            continue  # laid out but outside the figure, not drawn
+        sizes.append(text.get_fontsize())
+    if not sizes:
+        return None
+    return min(sizes) * (dpi or fig.dpi) / 72
+
+
+def _png_with_text_size(fig: Any) -> str | None:
+    from IPython.core.pylabtools import print_figure
+
+    px = smallest_text_px(fig)
+    metadata = {TEXT_SIZE_KEY: f"{px:.2f}"} if px is not None else {}
+    return print_figure(fig, fmt="png", base64=True, metadata=metadata)
+
+
+def _record_figure_text_sizes() -> None:
+    """In a Jupyter kernel, make the PNGs of matplotlib figures carry :data:`TEXT_SIZE_KEY`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    if "inline" in matplotlib.get_backend():
+        # the inline backend sets its own formatters when first imported: let it do so first
+        import matplotlib_inline.backend_inline  # noqa: F401
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, _png_with_text_size)
+
+
 def start_chapter(
     chapter: str,
     profile: str,
@@ -235,6 +288,7 @@ def start_chapter(
                     Path.cwd())
     torch.manual_seed(seed)
     np.random.seed(seed)
+    _record_figure_text_sizes()
     if str(results_dir):
         out = resolve_path(results_dir, book) / chapter
     else:
