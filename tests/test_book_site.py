@@ -262,7 +262,11 @@ for (const e of article.querySelectorAll('pre, div.highlight, .cell_output, div.
   const inner = e.scrollWidth > e.clientWidth + 1;
   const r = e.getBoundingClientRect();
   const what = e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : '');
-  if (inner && !scrolls && e.tagName !== 'IMG') clipped.push(`${what} content ${e.scrollWidth}px in a ${e.clientWidth}px box without a scroll bar: ` + e.textContent.trim().slice(0, 60));
+  // a printed output or an equation must fit the column: overlay scroll bars (phones, macOS)
+  // are invisible, so what needs scrolling looks cut off
+  const mustFit = e.matches('.cell_output pre, mjx-container[display="true"]');
+  if (inner && mustFit) clipped.push(`${what} content ${e.scrollWidth}px is wider than its ${e.clientWidth}px box: ` + e.textContent.trim().slice(0, 60));
+  else if (inner && !scrolls && e.tagName !== 'IMG') clipped.push(`${what} content ${e.scrollWidth}px in a ${e.clientWidth}px box without a scroll bar: ` + e.textContent.trim().slice(0, 60));
   if (r.width > 0 && r.right > box.right + 1) clipped.push(`${what} reaches ${Math.round(r.right - box.right)}px past the column: ` + e.textContent.trim().slice(0, 60));
 }
 const images = Array.from(article.querySelectorAll('.cell_output img, figure img'))
@@ -472,6 +476,9 @@ DEFECTS = {
     "provenance-foreign": NOTE.format(commit="0123456789ab"),
     "clipped": ('<div class="cell_output"><div class="output stream"><div class="highlight">'
                 '<pre style="overflow: hidden">' + "wide " * 60 + "</pre></div></div></div>"),
+    "clipped-scrolling": ('<div class="cell_output"><div class="output stream"><div '
+                          'class="highlight"><pre style="overflow-x: auto">' + "wide " * 60
+                          + "</pre></div></div></div>"),
     "clipped-equation": ('<div class="math" style="overflow: visible; width: 600px">'
                          '<span style="display: inline-block; width: 900px">\\(x\\)</span></div>'),
     "small_figure_text": ('<div class="cell_output"><figure><img src="small.png" '
@@ -491,8 +498,8 @@ DEFECTS = {
 }
 CLEAN = (GOOD_OUTPUT + NOTE.format(commit="{head}")
          + GOOD_CITATION.replace("references.html", "good-references.html")
-         + '<div class="cell_output"><div class="output stream"><div class="highlight">'
-         '<pre style="overflow-x: auto">' + "wide " * 60 + "</pre></div></div></div>"
+         + '<div class="cell"><div class="cell_input"><div class="highlight">'
+         '<pre style="white-space: pre-wrap">' + "wrapped " * 60 + "</pre></div></div></div>"
          '<div class="cell tag_solution tag_hide-cell"><details class="hide"><summary><p>Show '
          'the code of Solution 1.1</p></summary><pre>answer = 42</pre></details></div>'
          '<figure><img src="good.png"><figcaption><span class="caption-text">Fig. 1 A caption'
