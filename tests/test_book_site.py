@@ -550,3 +550,19 @@ def test_the_checks_pass_a_page_without_defects(fixture_site, browser):
     # the labels page with alphabetic labels is caught
     _load(browser, fixture_site + "references.html")
     assert page_defects(browser, fixture_site + "references.html")["citation_label"]
+
+
+def test_the_book_prints_to_one_pdf(browser, tmp_path):
+    """``make pdf``: the single-page edition printed by headless Chromium."""
+    import importlib.util
+
+    if not MATHJAX.is_file():
+        pytest.skip("MathJax is not in book/_assets: run `bash book/fetch_mathjax.sh`")
+    spec = importlib.util.spec_from_file_location("print_pdf", BOOK / "print_pdf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "book.pdf"
+    assert module.main(["--output", str(out)]) == 0
+    data = out.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert data.startswith(b"%PDF-") and pages >= 10 * _chapter_count(), pages

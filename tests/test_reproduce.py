@@ -480,3 +480,23 @@ def test_the_books_execution_refuses_uncommitted_code(tmp_path, package_copy):
     note = "".join(read_notebook(book / "chapters" / "01_first.ipynb")["cells"][3]["source"])
     assert note.startswith("```{warning}") and "Not a published execution" in note
     assert f"`{head[:12]}+dirty`" in note and "`lib.py`" in note
+
+
+def test_smallest_text_px_measures_a_figure_at_its_dpi():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
+    ax.set_title("title", fontsize=14)
+    ax.tick_params(labelsize=7)
+    assert reproduce.smallest_text_px(fig) == pytest.approx(7 * 100 / 72)
+    assert reproduce.smallest_text_px(fig, dpi=200) == pytest.approx(7 * 200 / 72)
+    ax.tick_params(labelsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    assert reproduce.smallest_text_px(fig) == pytest.approx(14 * 100 / 72)
+    empty = plt.figure()
+    assert reproduce.smallest_text_px(empty) is None
+    plt.close("all")
