@@ -65,6 +65,15 @@ SOLUTION_MODES = ("show", "hide", "remove")
 
 
 # -- helpers used inside chapters ---------------------------------------------------------------
+#: Environment variable by which the runner tells a chapter's kernel the commit it runs (the
+#: checkout's own state changes as the runner writes the chapters back).
+COMMIT_ENV = "OSNET_REPRODUCE_COMMIT"
+
+
+def _source_commit() -> str | None:
+    return os.environ.get(COMMIT_ENV) or git_commit()
+
+
 #: Where a chapter's results go when the batch runner at the book's profile did not ask for the
 #: book's own store: ``<book>/runs/<profile>/<chapter>`` (ignored by git).
 RUNS_DIR = "runs"
@@ -161,7 +170,7 @@ class ChapterRun:
         library versions and threads."""
         env = environment()
         return (f"profile={self.profile} seed={self.seed} device={self.device} | "
-                f"{self.date} | commit {git_commit() or 'unknown'} | osnet_lib {env['osnet_lib']}"
+                f"{self.date} | commit {_source_commit() or 'unknown'} | osnet_lib {env['osnet_lib']}"
                 f", torch {env['torch']}, python {env['python']}, "
                 f"{env['torch_threads']} CPU threads")
 
@@ -177,11 +186,14 @@ class ChapterRun:
             "provenance": provenance(recipe=self.settings, seed=self.seed, profile=self.profile,
                                      device=self.device, wall_time_s=round(self.elapsed(), 1)),
         }
+        # under the runner, the commit it checked (not the tree it is rewriting)
+        record["provenance"]["git_commit"] = _source_commit()
         return write_json_atomic(self.results_dir / name, record)
 
 
-#: PNG text key under which a chapter's figures carry the height of their smallest text, in
-#: pixels of the image, so that the site test can check it at the page's scale.
+#: PNG text key under which a chapter's figures carry the size of their smallest text, in pixels
+#: of the image (``"none"`` for a figure without text), so that the site test can check it at
+#: the page's scale.
 TEXT_SIZE_KEY = "MinTextPx"
 
 
@@ -210,7 +222,7 @@ def _png_with_text_size(fig: Any) -> str | None:
     from IPython.core.pylabtools import print_figure
 
     px = smallest_text_px(fig)
-    metadata = {TEXT_SIZE_KEY: f"{px:.2f}"} if px is not None else {}
+    metadata = {TEXT_SIZE_KEY: f"{px:.2f}" if px is not None else "none"}
     return print_figure(fig, fmt="png", base64=True, metadata=metadata)
 
 
@@ -568,13 +580,13 @@ def _error_text(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _kernel_threads(threads: int | None) -> Iterator[None]:
-    """Set the thread count that the kernels started inside the block inherit."""
-    names = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    if threads is not None:
-        for name in names:
-            os.environ[name] = str(threads)
+def _kernel_env(**values: str | None) -> Iterator[None]:
+    """Set environment variables that the kernels started inside the block inherit (None
+    leaves a variable as it is)."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is not None:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -624,7 +636,8 @@ def run_chapters(
         raise ValueError(f"unknown solutions mode {solutions!r}; expected one of {SOLUTION_MODES}")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    with _kernel_threads(threads):
+    threads_text = str(threads) if threads is not None else None
+    with _kernel_env(OMP_NUM_THREADS=threads_text, MKL_NUM_THREADS=threads_text):
         return _run_chapters(profile, chapters, force, output_dir, book_dir, parameters,
                              solutions, cell_timeout, package_dir, allow_dirty)
 
@@ -710,11 +723,12 @@ def _run_chapters(
         executed = work / source.name
         t0 = time.perf_counter()
         try:
-            pm.execute_notebook(
-                str(source), str(executed), parameters=params, cwd=str(source.parent),
-                progress_bar=False, log_output=False, execution_timeout=cell_timeout,
-                request_save_on_cell_execute=False,
-            )
+            with _kernel_env(**{COMMIT_ENV: commit}):
+                pm.execute_notebook(
+                    str(source), str(executed), parameters=params, cwd=str(source.parent),
+                    progress_bar=False, log_output=False, execution_timeout=cell_timeout,
+                    request_save_on_cell_execute=False,
+                )
         except Exception as exc:  # noqa: BLE001 - a chapter's failure must not stop the batch
             wall = time.perf_counter() - t0
             failed_dir = (out_dir if not in_place

@@ -323,6 +323,8 @@ def _is_ancestor(commit: str) -> bool:
 
 
 def _png_text_px(url: str) -> float | None:
+    """The smallest text of a chapter's figure in pixels of the image (inf: no text), or None
+    if the image does not say."""
     from io import BytesIO
 
     from PIL import Image
@@ -331,6 +333,8 @@ def _png_text_px(url: str) -> float | None:
         image = Image.open(BytesIO(response.read()))
         image.load()
     value = getattr(image, "text", {}).get("MinTextPx")
+    if value == "none":  # a figure without text
+        return float("inf")
     return float(value) if value else None
 
 

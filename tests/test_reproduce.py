@@ -451,7 +451,10 @@ def _git(repo: Path, *args: str) -> str:
 
 def test_the_books_execution_refuses_uncommitted_code(tmp_path, package_copy):
     repo = tmp_path / "repo"
-    book = make_book(repo, {"01_first": {}})
+    probe = ("from osnet_lib.reproduce import start_chapter\n"
+             "start_chapter('01_first', profile, results_dir=results_dir).write_results("
+             "{}, 'probe.json')")
+    book = make_book(repo, {"01_first": {"body": probe}})
     (repo / "lib.py").write_text("VALUE = 1\n")
     _git(repo, "init", "-q")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
@@ -464,6 +467,9 @@ def test_the_books_execution_refuses_uncommitted_code(tmp_path, package_copy):
     note = "".join(read_notebook(book / "chapters" / "01_first.ipynb")["cells"][3]["source"])
     assert f"git commit `{head[:12]}`" in note and "+dirty" not in note
     assert reproduce.uncommitted_changes(book) == []
+    # the chapter's own record names the same commit, though the runner rewrote the chapter
+    record = json.loads((book / "results" / "01_first" / "probe.json").read_text())
+    assert record["provenance"]["git_commit"] == head
 
     # a change to the code: refused, with the way out named
     (repo / "lib.py").write_text("VALUE = 2\n")
@@ -480,6 +486,8 @@ def test_the_books_execution_refuses_uncommitted_code(tmp_path, package_copy):
     note = "".join(read_notebook(book / "chapters" / "01_first.ipynb")["cells"][3]["source"])
     assert note.startswith("```{warning}") and "Not a published execution" in note
     assert f"`{head[:12]}+dirty`" in note and "`lib.py`" in note
+    record = json.loads((book / "results" / "01_first" / "probe.json").read_text())
+    assert record["provenance"]["git_commit"] == head + "+dirty"
 
 
 def test_smallest_text_px_measures_a_figure_at_its_dpi():
