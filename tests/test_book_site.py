@@ -127,6 +127,18 @@ def fetch(url: str) -> tuple[int, str]:
     return _fetched[url]
 
 
+def save_full_page(browser, path: Path) -> None:
+    """A screenshot of the whole page, not only the window (Chrome DevTools protocol)."""
+    import base64
+
+    width, height = browser.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
 WAIT_FOR_MATHJAX = """
 const done = arguments[arguments.length - 1];
 if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -146,7 +158,7 @@ def test_toc_lists_the_foundation_chapters():
 def test_page_renders_in_chromium(site, browser, page):
     browser.get(site + page)
     status = browser.execute_async_script(WAIT_FOR_MATHJAX)
-    browser.save_screenshot(str(ARTIFACTS / (page.replace("/", "__").replace(".html", ".png"))))
+    save_full_page(browser, ARTIFACTS / (page.replace("/", "__").replace(".html", ".png")))
 
     # no errors in the console (failed resources, script errors)
     errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
