@@ -551,12 +551,12 @@ def plot_gate_vectors(gates: dict[str, torch.Tensor], max_gates: int = 32,
     stacked so that the figure fits a book's column: rows are images, columns are the first
     ``max_gates`` gates of each stream, streams side by side. With ``centre`` each gate's mean
     over the images is subtracted, so that the panel shows how the gate changes from image to
-    image, on one symmetric colour scale shared by all panels (a panel that does not change is
-    white on it)."""
+    image, on a symmetric colour scale of its own; a panel whose gates do not change at all says
+    so instead of stretching a colour scale over nothing."""
     import matplotlib.pyplot as plt
 
-    panels = {}
-    for title, g in gates.items():
+    fig, axes = plt.subplots(len(gates), 1, figsize=(6.4, 2.4 * len(gates)), squeeze=False)
+    for ax, (title, g) in zip(axes.flat, gates.items()):
         if g.dim() != 3:
             raise ValueError(f"{title}: expected gates of shape (N, T, G), got {tuple(g.shape)}")
         n, t, k = g.shape
@@ -564,13 +564,12 @@ def plot_gate_vectors(gates: dict[str, torch.Tensor], max_gates: int = 32,
         data = g[:, :, :k].reshape(n, t * k).detach().double().numpy()
         if centre:
             data = data - data.mean(axis=0, keepdims=True)
-        panels[title] = (data, t, k)
-    limit = max([float(np.abs(d).max()) for d, _, _ in panels.values()] + [0.0]) or 1.0
-    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 2.4 * len(panels)), squeeze=False)
-    for ax, (title, (data, t, k)) in zip(axes.flat, panels.items()):
-        if centre:
-            im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                           interpolation="nearest")
+            limit = float(np.abs(data).max())
+            im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-(limit or 1.0),
+                           vmax=limit or 1.0, interpolation="nearest")
+            if limit == 0.0:
+                ax.text(0.5, 0.5, "the same for every image", transform=ax.transAxes,
+                        ha="center", va="center")
         else:
             im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=1,
                            interpolation="nearest")

@@ -128,15 +128,27 @@ def fetch(url: str) -> tuple[int, str]:
 
 
 def save_full_page(browser, path: Path) -> None:
-    """A screenshot of the whole page, not only the window (Chrome DevTools protocol)."""
-    import base64
+    """A screenshot of the whole page, not only the window: window-sized shots down the page,
+    stitched (sticky headers are pinned at the top for the capture)."""
+    from io import BytesIO
 
-    width, height = browser.execute_script(
-        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
-    path.write_bytes(base64.b64decode(shot["data"]))
+    from PIL import Image
+
+    browser.execute_script(
+        "document.querySelectorAll('*').forEach(e => { const p = getComputedStyle(e).position;"
+        " if (p === 'sticky' || p === 'fixed') e.style.position = 'static'; });")
+    height, view = browser.execute_script(
+        "return [document.documentElement.scrollHeight, window.innerHeight]")
+    sheet = None
+    for top in range(0, height, view):
+        browser.execute_script(f"window.scrollTo(0, {top});")
+        shot = Image.open(BytesIO(browser.get_screenshot_as_png()))
+        scrolled = browser.execute_script("return window.scrollY")
+        if sheet is None:
+            sheet = Image.new("RGB", (shot.width, height), "white")
+        sheet.paste(shot, (0, round(scrolled)))
+    sheet.save(path)
+    browser.execute_script("window.scrollTo(0, 0);")
 
 
 WAIT_FOR_MATHJAX = """
@@ -305,8 +317,10 @@ function luminance(c) {
 }
 const captions = Array.from(article.querySelectorAll('figcaption')).map(f => {
   const target = f.querySelector('.caption-text') || f;
-  const a = luminance(rgb(getComputedStyle(target).color)), b = luminance(background(target));
-  return [target.textContent.slice(0, 60), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+  const style = getComputedStyle(target);
+  const a = luminance(rgb(style.color)), b = luminance(background(target));
+  return [target.textContent.slice(0, 60), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05),
+          parseInt(style.fontWeight, 10)];
 });
 return {text: visibleText(article), outputText, lists, afterText, streams, injected, notes,
         clipped, images, links, labels, solutions, captions,
@@ -426,7 +440,9 @@ def page_defects(browser, url: str, last_chapter: bool = False) -> dict[str, lis
         f"internal label {m.group(0)!r}" for source in (text, facts["outputText"])
         for m in INTERNAL_LABEL.finditer(source)]
     found["caption_contrast"] = [f"caption {t!r}: contrast {c:.1f} < {MIN_CAPTION_CONTRAST}"
-                                 for t, c in facts["captions"] if c < MIN_CAPTION_CONTRAST]
+                                 for t, c, _ in facts["captions"] if c < MIN_CAPTION_CONTRAST]
+    found["caption_contrast"] += [f"caption {t!r}: a light font (weight {w}) reads as faint"
+                                  for t, _, w in facts["captions"] if w < 400]
     found["_counts"] = facts["counts"]  # type: ignore[assignment]
     return found
 
@@ -511,6 +527,9 @@ DEFECTS = {
     "caption_contrast": ('<figure><img src="good.png"><figcaption><span class="caption-text" '
                          'style="color: #c8c8c8">Fig. 1 A pale caption</span></figcaption>'
                          '</figure>'),
+    "caption_contrast-light": ('<figure><img src="good.png"><figcaption><span '
+                               'class="caption-text" style="font-weight: 300">Fig. 1 A thin '
+                               'caption</span></figcaption></figure>'),
 }
 CLEAN = (GOOD_OUTPUT + NOTE.format(commit="{head}")
          + GOOD_CITATION.replace("references.html", "good-references.html")
