@@ -460,10 +460,14 @@ def merge_streams(nb: dict[str, Any]) -> dict[str, Any]:
 
 
 def drop_injected_parameters(nb: dict[str, Any]) -> dict[str, Any]:
-    """Remove papermill's injected-parameters cell, in place; returns ``nb``. What was injected
-    is in the provenance note; a cell left behind would re-apply it when a reader runs the
-    notebook in JupyterLab."""
+    """Remove papermill's injected-parameters cell, and the outputs of the bookkeeping cells
+    that the page does not show (tagged ``remove-cell``), in place; returns ``nb``. What was
+    injected is in the provenance note; a cell left behind would re-apply it when a reader runs
+    the notebook in JupyterLab."""
     nb["cells"] = [c for c in nb["cells"] if "injected-parameters" not in _tags(c)]
+    for cell in nb["cells"]:
+        if "remove-cell" in _tags(cell) and cell.get("cell_type") == "code":
+            cell["outputs"] = []
     return nb
 
 

@@ -402,6 +402,19 @@ def test_written_notebooks_merge_streams_and_drop_the_injected_cell(tmp_path, pa
     assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
 
 
+def test_bookkeeping_cells_keep_no_output(tmp_path, package_copy):
+    book = make_book(tmp_path, {"01_first": {}})
+    src = book / "chapters" / "01_first.ipynb"
+    nb = nbformat.read(str(src), as_version=4)
+    nb.cells.append(new_code_cell("import pathlib\npathlib.Path.cwd()",
+                                  metadata={"tags": ["remove-cell"]}))
+    nbformat.write(nb, str(src))
+    run_chapters("quick", book_dir=book, output_dir=tmp_path / "out", package_dir=package_copy)
+    written = read_notebook(tmp_path / "out" / "01_first.ipynb")
+    assert written["cells"][-1]["outputs"] == []  # no machine path in what may be committed
+    assert str(tmp_path) not in json.dumps(written)
+
+
 def test_merge_streams_keeps_stdout_and_stderr_apart():
     nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
         {"output_type": "stream", "name": "stdout", "text": "a\n"},
