@@ -553,13 +553,15 @@ def plot_receptive_fields(fields: Sequence[ReceptiveField], titles: Sequence[str
 
 def plot_gate_vectors(gates: dict[str, torch.Tensor], max_gates: int = 32,
                       centre: bool = False) -> "Figure":
-    """Heat maps of gate vectors, one panel per entry of ``gates`` (``(N, T, G)`` each): rows are
-    images, columns are the first ``max_gates`` gates of each stream, streams side by side.
-    With ``centre`` each gate's mean over the images is subtracted, so that the panel shows how
-    the gate changes from image to image (on a symmetric colour scale)."""
+    """Heat maps of gate vectors, one panel per entry of ``gates`` (``(N, T, G)`` each), panels
+    stacked so that the figure fits a book's column: rows are images, columns are the first
+    ``max_gates`` gates of each stream, streams side by side. With ``centre`` each gate's mean
+    over the images is subtracted, so that the panel shows how the gate changes from image to
+    image, on a symmetric colour scale of its own; a panel whose gates do not change at all says
+    so instead of stretching a colour scale over nothing."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(gates), figsize=(5.2 * len(gates), 3.2), squeeze=False)
+    fig, axes = plt.subplots(len(gates), 1, figsize=(6.4, 2.4 * len(gates)), squeeze=False)
     for ax, (title, g) in zip(axes.flat, gates.items()):
         if g.dim() != 3:
             raise ValueError(f"{title}: expected gates of shape (N, T, G), got {tuple(g.shape)}")
@@ -568,9 +570,12 @@ def plot_gate_vectors(gates: dict[str, torch.Tensor], max_gates: int = 32,
         data = g[:, :, :k].reshape(n, t * k).detach().double().numpy()
         if centre:
             data = data - data.mean(axis=0, keepdims=True)
-            limit = max(float(np.abs(data).max()), 1e-9)
-            im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
-                           interpolation="nearest")
+            limit = float(np.abs(data).max())
+            im = ax.imshow(data, aspect="auto", cmap="RdBu_r", vmin=-(limit or 1.0),
+                           vmax=limit or 1.0, interpolation="nearest")
+            if limit == 0.0:
+                ax.text(0.5, 0.5, "the same for every image", transform=ax.transAxes,
+                        ha="center", va="center")
         else:
             im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0, vmax=1,
                            interpolation="nearest")
@@ -578,7 +583,7 @@ def plot_gate_vectors(gates: dict[str, torch.Tensor], max_gates: int = 32,
             ax.axvline(s * k - 0.5, color="white", linewidth=1)
         ax.set_xticks([s * k + k / 2 - 0.5 for s in range(t)], [f"t={s + 1}" for s in range(t)])
         ax.set_ylabel("image")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
     return fig

@@ -53,6 +53,9 @@ class Profile:
         num_workers: data-loading processes (None: the recipe's).
         study_seeds: at most this many seeds per arm of a study
             (:mod:`osnet_lib.experiments`; None: the study's own seeds).
+        full_chapters: whether the book's chapters run their analyses at full size (True) or
+            cut down to seconds for CI (False); a chapter reads it through
+            :meth:`osnet_lib.reproduce.ChapterRun.setting`.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Profile:
     epochs: Mapping[str, int] | None = None
     num_workers: int | None = None
     study_seeds: int | None = None
+    full_chapters: bool = True
 
     @property
     def scaled(self) -> bool:
@@ -79,7 +83,7 @@ PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
         "quick", "seconds to a minute per chapter: CI, nbval, experiments run live and tiny",
         world="quick", model_width="x0_25", height=64, width=32, batch_size=16,
         epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, num_workers=0,
-        study_seeds=2),
+        study_seeds=2, full_chapters=False),
     "cpu": Profile(
         "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
         world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,

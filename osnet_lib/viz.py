@@ -182,7 +182,8 @@ def plot_ranked_list(query: torch.Tensor, gallery: torch.Tensor, matches: Sequen
     k = len(gallery)
     if len(matches) != k:
         raise ValueError(f"{k} gallery images but {len(matches)} match flags")
-    fig, axes = plt.subplots(1, k + 1, figsize=(1.1 * (k + 1), 2.4), squeeze=False)
+    # sized so that a book's column shows it near its own scale (labels stay over 9 px)
+    fig, axes = plt.subplots(1, k + 1, figsize=(0.9 * (k + 1), 2.3), squeeze=False)
     axes = axes[0]
     axes[0].imshow(pics[0])
     axes[0].set_title(title, fontsize=8)
@@ -194,7 +195,7 @@ def plot_ranked_list(query: torch.Tensor, gallery: torch.Tensor, matches: Sequen
             side.set_edgecolor(colour)
             side.set_linewidth(3)
         label = f"{j + 1}" + (f"\n{distances[j]:.2f}" if distances is not None else "")
-        ax.set_title(label, fontsize=7, color=colour)
+        ax.set_title(label, fontsize=8, color=colour)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -25,10 +24,10 @@ from papermill.parameterize import parameterize_notebook
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted((BOOK / "chapters").glob("[0-9][0-9]_*.ipynb"))
 CHECK_TAG = "nbval-check-output"
+# results_dir "" sends a reader's run to book/runs/<profile>; only the batch runner writes the
+# book's own results (it injects "results")
 REQUIRED_PARAMETERS = {"profile": "cpu", "device": "cpu", "seed": 0, "dataset": "synthetic",
-                       "data_root": "data", "results_dir": "results"}
-#: The quick profile must finish a chapter within a minute; allow for a loaded machine.
-QUICK_LIMIT_S = 180
+                       "data_root": "data", "results_dir": ""}
 
 
 def run_nbval(notebook: Path, workdir: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -64,15 +63,13 @@ def test_chapter_reexecutes_under_quick_and_matches_the_committed_outputs(path, 
                                {"profile": "quick", "results_dir": str(results)})
     copy = tmp_path / path.name
     nbformat.write(nb, str(copy))
-    t0 = time.perf_counter()
     proc = run_nbval(copy, tmp_path)
-    wall = time.perf_counter() - t0
     assert proc.returncode == 0, f"nbval failed for {path.name}:\n{proc.stdout[-8000:]}"
     assert re.search(r"\d+ passed", proc.stdout), proc.stdout[-2000:]
-    assert wall < QUICK_LIMIT_S, f"{path.name} took {wall:.0f} s under the quick profile"
 
     record = json.loads((results / path.stem / "results.json").read_text())
-    assert record["profile"] == "quick" and record["provenance"]["recipe"]
+    # the chapter's profile-dependent values (if any) are recorded with the results
+    assert record["profile"] == "quick" and "recipe" in record["provenance"]
     # the exercise solutions ran, and gave the answers that tests/test_exercises.py checks
     quick = json.loads((results / path.stem / "exercises.json").read_text())["results"]
     committed = json.loads((BOOK / "results" / path.stem / "exercises.json").read_text())["results"]
@@ -114,10 +111,16 @@ def test_chapter_conventions(path):
         values[stmt.targets[0].id] = stmt.value.value
     for name, value in REQUIRED_PARAMETERS.items():
         assert values.get(name) == value, f"{path.name}: parameter {name}"
-    settings = next(c for c in code[1:] if "injected-parameters" not in _tags(c))
-    assert "check_profile(profile)" in settings.source
-    assert "print(run.provenance_line())" in settings.source
-    assert settings.outputs and "profile=cpu" in settings.outputs[0]["text"]
+    # the set-up is one short call to the library: no settings table, no provenance print,
+    # and no papermill cell left behind
+    assert not [c for c in cells if "injected-parameters" in _tags(c)]
+    setup = code[1]
+    assert f'start_chapter("{path.stem}", profile' in setup.source
+    assert "SETTINGS" not in setup.source and "provenance" not in setup.source
+    assert len(setup.source.splitlines()) <= 16, "the set-up cell is bookkeeping: keep it short"
+    # bookkeeping (writing the results) is out of the rendered page, but it runs
+    writes = [c for c in code if "write_results" in c.source]
+    assert len(writes) == 2 and all("remove-cell" in _tags(c) for c in writes)
     # executed under the cpu profile, with the runner's provenance note near the top
     note = [c for c in cells if "provenance" in _tags(c)]
     assert len(note) == 1 and "profile `cpu`" in note[0].source
@@ -131,10 +134,53 @@ def test_chapter_conventions(path):
     assert all(c.outputs for c in checked)
     # figures are numbered, solutions hidden, no machine paths in what is committed
     assert any("figure" in c.metadata.get("mystnb", {}) for c in code)
-    solutions = [c for c in code if "solution" in _tags(c)]
+    solutions = [c for c in code if "solution" in _tags(c) and "remove-cell" not in _tags(c)]
     assert len(solutions) >= 3 and all("hide-cell" in _tags(c) for c in solutions)
+    # each behind a toggle that names it, right after its explanation
+    for c in solutions:
+        prompt = c.metadata.get("mystnb", {}).get("code_prompt_show", "")
+        assert re.fullmatch(r"Show the code of Solution \d+\.\d+", prompt), prompt
+        before = cells[cells.index(c) - 1]
+        assert before.cell_type == "markdown" and prompt.split(" of ")[1] in before.source
     text = path.read_text()
     for pattern in ("/tmp/", "/work/", "/home/", "/root/"):
         assert pattern not in text, f"{path.name} contains a machine path ({pattern})"
     record = json.loads((BOOK / "results" / path.stem / "results.json").read_text())
     assert record["profile"] == "cpu" and record["chapter"] == path.stem
+
+
+#: A list marker at the start of a line: inside an inline formula, Markdown starts a list there.
+LIST_MARKER = re.compile(r"^\s*(?:[-+*]|\d+[.)])\s")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_line_of_an_inline_formula_starts_like_a_list_item(path):
+    for cell in _cells(path):
+        if cell.cell_type != "markdown":
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            if inside and LIST_MARKER.match(line):
+                pytest.fail(f"{path.name}: a line inside an inline formula starts with a list "
+                            f"marker, which breaks the formula: {line!r}")
+            text = re.sub(r"\$\$.*?\$\$", "", line.replace("\\$", ""))
+            if text.strip() == "$$":
+                continue
+            if text.count("$") % 2:
+                inside = not inside
+
+
+def test_the_formula_check_catches_the_defect():
+    broken = "so $\\mathrm{AP}(A) = \\tfrac12\\,(\\tfrac12\n+ \\tfrac25) = 0.45$ and more"
+    lines = broken.splitlines()
+    assert lines[0].count("$") % 2 == 1 and LIST_MARKER.match(lines[1])
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_internal_equation_label_reaches_the_reader(path):
+    """Labels such as ``eq-rf-chain`` are for cross-references; a figure legend or a printed
+    line names an equation by its number or in words."""
+    for cell in _cells(path):
+        if cell.cell_type == "code":
+            found = re.findall(r"Eqs?\. \(?[a-z][a-z0-9]*-[a-z0-9-]+\)?", cell.source)
+            assert not found, f"{path.name}: internal equation label in code: {found}"

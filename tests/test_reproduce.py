@@ -73,6 +73,12 @@ def package_copy(tmp_path: Path) -> Path:
     return dest
 
 
+@pytest.fixture(autouse=True)
+def no_installed_book(monkeypatch):
+    """Outside a tiny book, these tests must not find (and write into) this checkout's book."""
+    monkeypatch.setattr(reproduce, "_package_book_dir", lambda: None)
+
+
 def _status(results: list[ChapterResult]) -> dict[str, str]:
     return {r.chapter: r.status for r in results}
 
@@ -88,12 +94,14 @@ def test_runs_every_chapter_and_writes_notebooks_results_and_provenance(tmp_path
         assert json.loads(r.results_file.read_text()) == {"profile": "quick", "seed": 0}
         nb = read_notebook(out / f"{r.chapter}.ipynb")
         tags = [c["metadata"].get("tags", []) for c in nb["cells"]]
-        injected = next(c for c, t in zip(nb["cells"], tags) if "injected-parameters" in t)
-        assert 'profile = "quick"' in "".join(injected["source"])
+        # papermill's injected cell is gone (a reader re-running the notebook would re-apply
+        # it); what was injected is in the papermill metadata and the provenance note
+        assert not [t for t in tags if "injected-parameters" in t]
+        assert nb["metadata"]["papermill"]["parameters"] == {"profile": "quick"}
         # the provenance note sits right after the settings cell that follows the parameters
         note = [i for i, t in enumerate(tags) if "provenance" in t]
         assert len(note) == 1 and "profile `quick`" in "".join(nb["cells"][note[0]]["source"])
-        assert "injected-parameters" in tags[note[0] - 2]
+        assert "parameters" in tags[note[0] - 2]
         outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
         assert any("profile quick" in "".join(o.get("text", "")) for o in outputs)
     assert (out / reproduce.CACHE_NAME).is_file()
@@ -305,6 +313,7 @@ def test_start_chapter_resolves_results_relative_to_the_book(tmp_path, monkeypat
 
 
 def test_start_chapter_outside_a_book_uses_the_working_directory(tmp_path, monkeypatch):
+    # (no book here, and none installed: see the autouse fixture)
     monkeypatch.chdir(tmp_path)
     run = start_chapter("02_x", "quick", results_dir="out")
     assert run.results_dir == tmp_path / "out" / "02_x"
@@ -339,3 +348,186 @@ def test_write_results_rejects_bad_names(tmp_path, monkeypatch):
     for bad in ("results.txt", "../escape.json", "a/b.json"):
         with pytest.raises(ValueError, match="json"):
             run.write_results({}, bad)
+
+
+def test_start_chapter_from_anywhere_finds_the_installed_book(tmp_path, monkeypatch, caplog):
+    book = make_book(tmp_path)
+    monkeypatch.setattr(reproduce, "_package_book_dir", lambda: book)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # e.g. papermill --cwd outside the book
+    with caplog.at_level("WARNING"):
+        run = start_chapter("02_second", "quick")
+    # a student's run writes under the book's runs/ folder, and says so
+    assert run.results_dir == book / "runs" / "quick" / "02_second"
+    assert "results of this run go to" in caplog.text and str(run.results_dir) in caplog.text
+    assert run.data_root == book / "data"
+    assert run.world == "quick" and run.world_dir == book / "data" / "synthetic-quick"
+    assert not (elsewhere / "results").exists() and not (book / "results").exists()
+
+
+def test_only_an_explicit_results_dir_writes_the_books_store(tmp_path, monkeypatch):
+    book = make_book(tmp_path)
+    monkeypatch.chdir(book / "chapters")
+    default = start_chapter("01_first", "cpu")  # what JupyterLab runs: the parameters' default
+    assert default.results_dir == book / "runs" / "cpu" / "01_first"
+    assert default.world_dir == book / "data" / "synthetic-cpu"
+    store = start_chapter("01_first", "cpu", results_dir="results")  # what the runner injects
+    assert store.results_dir == book / "results" / "01_first"
+
+
+def test_setting_follows_the_profile_table_and_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.chdir(make_book(tmp_path))
+    quick, cpu = start_chapter("02_x", "quick"), start_chapter("02_x", "cpu")
+    assert not quick.full_size and cpu.full_size and start_chapter("02_x", "paper").full_size
+    assert quick.setting("shapes", full=80, small=8) == 8
+    assert cpu.setting("shapes", full=80, small=8) == 80
+    record = json.loads(cpu.write_results({"v": 1}).read_text())
+    assert record["provenance"]["recipe"] == {"shapes": 80}
+
+
+def test_an_unreadable_chapter_is_reported_and_the_others_still_run(tmp_path, package_copy):
+    book = make_book(tmp_path, {"01_first": {}, "03_third": {}})
+    (book / "chapters" / "02_broken.ipynb").write_text("{this is not a notebook")
+    out = tmp_path / "out"
+    results = run_chapters("quick", book_dir=book, output_dir=out, package_dir=package_copy)
+    assert _status(results) == {"01_first": "ok", "02_broken": "failed", "03_third": "ok"}
+    broken = next(r for r in results if r.chapter == "02_broken")
+    assert "invalid JSON" in broken.error
+    summary = format_summary(results)
+    assert "02_broken" in summary and summary.splitlines()[-1].endswith("1 failed")
+    assert reproduce.main(["--profile", "quick", "--book", str(book), "--output-dir",
+                           str(out)]) == 1
+
+
+def test_written_notebooks_merge_streams_and_drop_the_injected_cell(tmp_path, package_copy):
+    body = "for i in range(3):\n    print('row', i, flush=True)\n    import time; time.sleep(0.05)"
+    book = make_book(tmp_path, {"01_first": {"body": body}})
+    out = tmp_path / "out"
+    run_chapters("quick", book_dir=book, output_dir=out, package_dir=package_copy)
+    nb = read_notebook(out / "01_first.ipynb")
+    cell = next(c for c in nb["cells"] if "print('row'" in "".join(c["source"]))
+    assert [o["output_type"] for o in cell["outputs"]] == ["stream"]
+    assert "".join(cell["outputs"][0]["text"]) == "row 0\nrow 1\nrow 2\n"
+    assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+
+
+def test_bookkeeping_cells_keep_no_output(tmp_path, package_copy):
+    book = make_book(tmp_path, {"01_first": {}})
+    src = book / "chapters" / "01_first.ipynb"
+    nb = nbformat.read(str(src), as_version=4)
+    nb.cells.append(new_code_cell("import pathlib\npathlib.Path.cwd()",
+                                  metadata={"tags": ["remove-cell"]}))
+    nbformat.write(nb, str(src))
+    run_chapters("quick", book_dir=book, output_dir=tmp_path / "out", package_dir=package_copy)
+    written = read_notebook(tmp_path / "out" / "01_first.ipynb")
+    assert written["cells"][-1]["outputs"] == []  # no machine path in what may be committed
+    assert str(tmp_path) not in json.dumps(written)
+
+
+def test_merge_streams_keeps_stdout_and_stderr_apart():
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": "a\n"},
+        {"output_type": "stream", "name": "stdout", "text": ["b\n", "c\n"]},
+        {"output_type": "stream", "name": "stderr", "text": "warn\n"},
+        {"output_type": "stream", "name": "stdout", "text": "d\n"}]}]}
+    outs = reproduce.merge_streams(nb)["cells"][0]["outputs"]
+    assert [(o["name"], o["text"]) for o in outs] == [
+        ("stdout", "a\nb\nc\n"), ("stderr", "warn\n"), ("stdout", "d\n")]
+
+
+def test_hidden_solutions_are_named_by_their_toggle():
+    nb = json.loads(nbformat.writes(_chapter("01_a")))
+    nb["cells"].insert(5, {"cell_type": "markdown", "id": "sol", "metadata": {"tags": ["solution"]},
+                           "source": ":::{admonition} Solution 1.1\n:class: dropdown\nx\n:::"})
+    nb["cells"].append({"cell_type": "code", "id": "w", "execution_count": None, "outputs": [],
+                        "metadata": {"tags": ["solution", "remove-cell"]}, "source": "w = 1"})
+    hidden = set_solution_visibility(nb, "hide")
+    code = [c for c in _solution_cells(hidden) if c["cell_type"] == "code"]
+    assert code[0]["metadata"]["mystnb"]["code_prompt_show"] == "Show the code of Solution 1.1"
+    assert code[0]["metadata"]["mystnb"]["code_prompt_hide"] == "Hide the code of Solution 1.1"
+    # bookkeeping stays removed, never behind a toggle
+    assert code[1]["metadata"]["tags"] == ["solution", "remove-cell"]
+    assert "mystnb" not in code[1]["metadata"]
+    shown = set_solution_visibility(hidden, "show")
+    assert all("mystnb" not in c["metadata"] for c in _solution_cells(shown))
+
+
+def test_changed_results_are_not_skipped(tmp_path, package_copy):
+    book = make_book(tmp_path, {"01_first": {}})
+    kwargs = dict(book_dir=book, package_dir=package_copy)
+    assert _status(run_chapters("cpu", **kwargs)) == {"01_first": "ok"}
+    # another run overwrote the book's results: the page and its record now disagree
+    (book / "results" / "01_first" / "results.json").write_text('{"profile": "quick"}')
+    assert _status(run_chapters("cpu", **kwargs)) == {"01_first": "ok"}
+    assert json.loads((book / "results" / "01_first" / "results.json").read_text())[
+        "profile"] == "cpu"
+    assert _status(run_chapters("cpu", **kwargs)) == {"01_first": "skipped"}
+
+
+def _git(repo: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def test_the_books_execution_refuses_uncommitted_code(tmp_path, package_copy):
+    repo = tmp_path / "repo"
+    probe = ("from osnet_lib.reproduce import start_chapter\n"
+             "start_chapter('01_first', profile, results_dir=results_dir).write_results("
+             "{}, 'probe.json')")
+    book = make_book(repo, {"01_first": {"body": probe}})
+    (repo / "lib.py").write_text("VALUE = 1\n")
+    _git(repo, "init", "-q")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "book")
+    head = _git(repo, "rev-parse", "HEAD")
+    kwargs = dict(book_dir=book, package_dir=package_copy)
+
+    # clean: the note names HEAD; the runner's own writes to chapters/ and results/ do not count
+    assert _status(run_chapters("cpu", **kwargs)) == {"01_first": "ok"}
+    note = "".join(read_notebook(book / "chapters" / "01_first.ipynb")["cells"][3]["source"])
+    assert f"git commit `{head[:12]}`" in note and "+dirty" not in note
+    assert reproduce.uncommitted_changes(book) == []
+    # the chapter's own record names the same commit, though the runner rewrote the chapter
+    record = json.loads((book / "results" / "01_first" / "probe.json").read_text())
+    assert record["provenance"]["git_commit"] == head
+
+    # a change to the code: refused, with the way out named
+    (repo / "lib.py").write_text("VALUE = 2\n")
+    assert reproduce.uncommitted_changes(book) == ["lib.py"]
+    with pytest.raises(reproduce.DirtyTreeError, match=r"lib\.py.*--allow-dirty"):
+        run_chapters("cpu", force=True, **kwargs)
+    assert reproduce.main(["--profile", "cpu", "--book", str(book), "--force"]) == 2
+    # other profiles write elsewhere and may run from uncommitted code
+    assert _status(run_chapters("quick", output_dir=tmp_path / "q", **kwargs)) == {
+        "01_first": "ok"}
+    # --allow-dirty stamps the page visibly
+    assert _status(run_chapters("cpu", force=True, allow_dirty=True, **kwargs)) == {
+        "01_first": "ok"}
+    note = "".join(read_notebook(book / "chapters" / "01_first.ipynb")["cells"][3]["source"])
+    assert note.startswith("```{warning}") and "Not a published execution" in note
+    assert f"`{head[:12]}+dirty`" in note and "`lib.py`" in note
+    record = json.loads((book / "results" / "01_first" / "probe.json").read_text())
+    assert record["provenance"]["git_commit"] == head + "+dirty"
+
+
+def test_smallest_text_px_measures_a_figure_at_its_dpi():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
+    ax.set_title("title", fontsize=14)
+    ax.tick_params(labelsize=7)
+    assert reproduce.smallest_text_px(fig) == pytest.approx(7 * 100 / 72)
+    assert reproduce.smallest_text_px(fig, dpi=200) == pytest.approx(7 * 200 / 72)
+    ax.tick_params(labelsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    assert reproduce.smallest_text_px(fig) == pytest.approx(14 * 100 / 72)
+    empty = plt.figure()
+    assert reproduce.smallest_text_px(empty) is None
+    plt.close("all")

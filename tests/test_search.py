@@ -1,7 +1,6 @@
 """The differentiable IN search (Sec. 3.3, Eq. 5-15, Sec. 4.2)."""
 
 import json
-import time
 
 import pytest
 import torch
@@ -179,11 +178,10 @@ def _search(tiny, out, seed):
     return SearchTrainer(recipe, tiny, out, seed=seed, progress=False).fit()
 
 
-def test_quick_search_is_fast_deterministic_and_recorded(tiny, tmp_path):
-    start = time.perf_counter()
+def test_quick_search_is_deterministic_and_recorded(tiny, tmp_path):
+    # (its speed is measured by benchmarks/, never asserted: a shared machine makes a wall-clock
+    # bound flaky)
     a = _search(tiny, tmp_path / "a", seed=0)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 60, f"the quick search took {elapsed:.0f} s"
     b = _search(tiny, tmp_path / "b", seed=0)
     assert a["genotype"] == b["genotype"]
     assert a["arch_history"] == b["arch_history"]

@@ -29,7 +29,13 @@ from .image_dataset import (
     scan_images,
     to_rgb,
 )
-from .market import dukemtmcreid, market1501, read_market1501_layout, synthetic
+from .market import (
+    dukemtmcreid,
+    market1501,
+    read_market1501_layout,
+    synthetic,
+    synthetic_world_dir,
+)
 from .msmt17 import msmt17
 from .records import ImageRecord, ProtocolError, ReIDDataset, combine_datasets, relabel
 from .registry import build_dataset, dataset_options, list_datasets, register_dataset
@@ -73,5 +79,6 @@ __all__ = [
     "scan_images",
     "synthetic",
     "to_rgb",
+    "synthetic_world_dir",
     "viper",
 ]

@@ -22,7 +22,8 @@ from ._common import as_root, find_layout, list_images
 from .records import ImageRecord, ReIDDataset, relabel
 from .registry import register_dataset
 
-__all__ = ["read_market1501_layout", "market1501", "dukemtmcreid", "synthetic"]
+__all__ = ["read_market1501_layout", "market1501", "dukemtmcreid", "synthetic",
+           "synthetic_world_dir"]
 
 MARKET_SUBSETS = ("bounding_box_train", "query", "bounding_box_test")
 _NAME_RULE = re.compile(r"^(-?\d+)_c(\d+)")
@@ -176,16 +177,42 @@ def _synthetic_domains(base: Path) -> list[str]:
     )
 
 
+def synthetic_world_dir(root: str | os.PathLike[str], world: str) -> Path:
+    """The folder of the synthetic world of size ``world`` under a data root:
+    ``<root>/synthetic-<world>`` (the one place the book and the command line keep it).
+
+    Raises:
+        ValueError: ``world`` is not a size of :data:`osnet_lib.synthetic.WORLD_SIZES`.
+    """
+    from osnet_lib.synthetic import WORLD_SIZES as WORLDS
+
+    if world not in WORLDS:
+        raise ValueError(f"unknown synthetic world {world!r}; expected one of {sorted(WORLDS)}")
+    return Path(root).expanduser() / f"synthetic-{world}"
+
+
 @register_dataset("synthetic")
-def synthetic(root: str | os.PathLike[str], *, domain: str = "market") -> ReIDDataset:
-    """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``.
+def synthetic(root: str | os.PathLike[str], *, world: str | None = None,
+              domain: str = "market") -> ReIDDataset:
+    """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``, or from
+    ``<root>/synthetic-<world>/<domain>/`` when ``world`` (``"quick"`` or ``"cpu"``, a size of
+    :data:`osnet_lib.synthetic.WORLD_SIZES`; a profile's is ``get_profile(profile).world``) is
+    given.
 
     The world is written in the Market1501 layout (plus a ``ground_truth/`` folder that is
     ignored here), so it flows through :func:`read_market1501_layout` exactly as real data.
 
     Raises:
-        FileNotFoundError: ``<root>/<domain>`` is missing; the message lists the domains found.
+        ValueError: an unknown ``world``.
+        FileNotFoundError: the folder is missing; the message lists the domains found.
     """
+    if world is not None:
+        world_dir = synthetic_world_dir(as_root(root), world)
+        if not world_dir.is_dir():
+            raise FileNotFoundError(
+                f"synthetic world '{world}' not found: no folder '{world_dir}'; generate it with "
+                f"`python data_scripts/make_synthetic.py --root {world_dir} --profile {world}`")
+        root = world_dir
     base = as_root(root)
     if not isinstance(domain, str) or not domain:
         raise TypeError(f"domain must be a non-empty str, got {domain!r}")

@@ -60,8 +60,10 @@ def default_data_root() -> Path:
 
 
 def _world_dir(profile: str, data_root: str | Path | None) -> Path:
+    from osnet_lib.data import synthetic_world_dir
+
     root = Path(data_root) if data_root is not None else default_data_root()
-    return root / f"synthetic-{get_profile(profile).world}"
+    return synthetic_world_dir(root, get_profile(profile).world)
 
 
 def ensure_world(profile: str, data_root: str | Path | None = None, progress: bool = False) -> Path:
@@ -81,7 +83,8 @@ def build_domain(domain: str, profile: str, data_root: str | Path | None = None)
 
     name, options = dataset_ref(domain, profile)
     if name == "synthetic":
-        return build_dataset("synthetic", _world_dir(profile, data_root), domain=domain)
+        root = Path(data_root) if data_root is not None else default_data_root()
+        return build_dataset("synthetic", root, **options)
     if data_root is None:
         raise ValueError(f"the {name} dataset needs a data root (--data-root)")
     return build_dataset(name, data_root, **options)

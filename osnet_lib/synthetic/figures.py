@@ -65,7 +65,7 @@ def contact_sheet(
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(f"{d}\ncam {c}", fontsize=7)
+                ax.set_title(f"{d}\ncam {c}", fontsize=8)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     return fig
 
