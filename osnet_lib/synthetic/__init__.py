@@ -35,14 +35,21 @@ from .generator import (
     plan_domain,
     render_image,
     resolve_recipe,
+    world_folder_name,
     world_size,
 )
 from .people import (
+    CONTROL_CUE,
     GLOBAL_CUES,
     LOCAL_CUES,
+    OMNI_CODE,
+    OMNI_PERIODS,
+    OMNI_SHAPES,
     PART_LABELS,
     PART_NAMES,
+    WORLD_KINDS,
     PersonSpec,
+    check_kind,
     render_person,
     sample_person,
     sample_population,
@@ -58,7 +65,8 @@ from .writer import (
 )
 
 __all__ = [
-    "CameraSpec", "COLOURS", "DEFAULT_IMAGE_SIZE", "DOMAINS", "DomainSpec", "GENERATOR_VERSION",
+    "CameraSpec", "COLOURS", "CONTROL_CUE", "OMNI_CODE", "OMNI_PERIODS", "OMNI_SHAPES",
+    "WORLD_KINDS", "check_kind", "world_folder_name", "DEFAULT_IMAGE_SIZE", "DOMAINS", "DomainSpec", "GENERATOR_VERSION",
     "GLOBAL_CUES", "LOCAL_CUES", "NAME_PATTERN", "PART_LABELS", "PART_NAMES",
     "PersonSpec", "RenderedImage", "SPLITS", "WORLD_SIZES", "WorldSizes", "build_cameras",
     "contact_sheet", "domain_sheet",

@@ -1,0 +1,150 @@
+"""Calibrating a generated world without a deep network: how far a colour statistic gets.
+
+A world is an instrument only if its difficulty is known before any claim is measured on it
+(see ``book/worlds.md``). Two measurements need no training:
+
+- :func:`colour_baseline`: the striped colour-histogram descriptor of
+  :mod:`osnet_lib.baselines` (the hand-crafted re-ID of ELF/LOMO, which OSNet's learned
+  omni-scale features replace, Sec. 1) on a domain's query and gallery, scored with the standard
+  protocol of Sec. 4.1 (:func:`osnet_lib.metrics.evaluate`): rank-1 and mAP.
+- :func:`family_colour_separation`: whether a colour statistic can tell the members of a
+  confuser family apart. Each test identity is summarised by the mean colour histogram of its
+  images; members of a family whose mean histograms are closer to each other than to anyone
+  else's, and about as close as two halves of one identity's own images, cannot be separated
+  by colour: what separates them must be shape, position or scale.
+
+Distances are the Hellinger form of the Bhattacharyya distance
+(:func:`osnet_lib.baselines.histogram_distance`), between 0 (equal) and sqrt(2 * stripes).
+"""
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from osnet_lib.baselines import ColourHistogram, histogram_distance
+from osnet_lib.metrics import evaluate
+
+from .writer import load_ground_truth
+
+__all__ = ["calibrate_world", "colour_baseline", "family_colour_separation"]
+
+
+def _describe(domain_dir: Path, records: list[dict]) -> np.ndarray:
+    return ColourHistogram()([domain_dir / r["image"] for r in records])
+
+
+def colour_baseline(domain_dir: "str | Path") -> dict:
+    """Rank-1 and mAP (fractions) of the colour-histogram baseline on one generated domain.
+
+    Queries are the domain's ``query`` images, the gallery its ``bounding_box_test`` images
+    (distractors stay as negatives, junk is ignored, same-camera matches are removed: Sec. 4.1).
+    Returns ``{"rank1", "mAP", "num_queries", "num_gallery"}``.
+
+    Raises:
+        FileNotFoundError: the domain or its ground truth is missing.
+    """
+    domain_dir = Path(domain_dir)
+    query = load_ground_truth(domain_dir, "query")
+    gallery = load_ground_truth(domain_dir, "bounding_box_test")
+    dist = histogram_distance(_describe(domain_dir, query), _describe(domain_dir, gallery))
+    res = evaluate(dist, [r["pid"] for r in query], [r["pid"] for r in gallery],
+                   [r["camid"] for r in query], [r["camid"] for r in gallery])
+    return {"rank1": round(res.rank1, 4), "mAP": round(float(res.mAP), 4),
+            "num_queries": len(query), "num_gallery": len(gallery)}
+
+
+def family_colour_separation(domain_dir: "str | Path") -> dict:
+    """Can the mean colour histogram of an identity tell it from its confuser-family members?
+
+    Over the test identities of one domain (query and gallery images), with ``m_i`` the mean
+    colour histogram of identity ``i``'s images and ``d`` the Hellinger distance:
+
+    - ``within_family``: median of ``d(m_i, m_j)`` over pairs of members of one family;
+    - ``between``: median of ``d(m_i, m_k)`` over all pairs of identities of different families;
+    - ``nearest_outside``: median over family members ``i`` of ``min d(m_i, m_k)`` over
+      identities ``k`` outside ``i``'s family;
+    - ``closer_within``: the fraction of family members whose farthest family member is nearer
+      than every identity outside the family;
+    - ``member_accuracy``: split each member's images in two halves (even and odd, in file
+      order); how often the mean histogram of one half is nearest to the other half of the same
+      identity rather than to a half of a family member (both directions averaged);
+      ``member_chance``: the same by guessing, the mean of ``1 / family size``. Equal values
+      mean a colour statistic cannot tell members apart;
+    - ``num_families``, ``num_members``: families of two or more test identities, their members.
+
+    The family values are ``None`` when the domain has no family of two or more test identities.
+
+    Raises:
+        FileNotFoundError: the domain or its ground truth is missing.
+    """
+    domain_dir = Path(domain_dir)
+    recs = [r for s in ("query", "bounding_box_test") for r in load_ground_truth(domain_dir, s)
+            if r["kind"] == "identity"]
+    feats = _describe(domain_dir, recs)
+    rows: dict[int, list[int]] = defaultdict(list)
+    family: dict[int, int] = {}
+    for i, r in enumerate(recs):
+        rows[r["pid"]].append(i)
+        family[r["pid"]] = r["family"]
+    pids = sorted(rows)
+    means = np.stack([feats[rows[p]].mean(0) for p in pids])
+    dist = histogram_distance(means, means).astype(np.float64)
+    fam = np.array([family[p] for p in pids])
+    same = fam[:, None] == fam[None, :]
+    np.fill_diagonal(same, False)
+    members = np.nonzero(same.any(1))[0]
+    out: dict = {"num_families": int(len(set(fam[members].tolist()))),
+                 "num_members": int(len(members))}
+    if len(members) == 0:
+        out.update(dict.fromkeys(("within_family", "between", "nearest_outside",
+                                  "closer_within", "member_accuracy", "member_chance")))
+        return out
+    other = fam[:, None] != fam[None, :]
+    outside = np.where(other, dist, np.inf)
+    nearest = outside[members].min(1)
+    farthest_in = np.where(same, dist, -np.inf)[members].max(1)
+    half_a = np.stack([feats[rows[p][0::2]].mean(0) for p in pids])
+    half_b = np.stack([feats[rows[p][1::2]].mean(0) if len(rows[p]) > 1 else feats[rows[p]][0]
+                       for p in pids])
+    hits, chance = [], []
+    for f in sorted(set(fam[members].tolist())):
+        idx = np.nonzero(fam == f)[0]
+        d_ab = histogram_distance(half_a[idx], half_b[idx])
+        hits += (d_ab.argmin(1) == np.arange(len(idx))).tolist()
+        hits += (d_ab.argmin(0) == np.arange(len(idx))).tolist()
+        chance += [1.0 / len(idx)] * (2 * len(idx))
+    out.update(
+        within_family=round(float(np.median(dist[np.triu(same, 1)])), 4),
+        between=round(float(np.median(dist[np.triu(other, 1)])), 4),
+        nearest_outside=round(float(np.median(nearest)), 4),
+        closer_within=round(float(np.mean(farthest_in < nearest)), 4),
+        member_accuracy=round(float(np.mean(hits)), 4),
+        member_chance=round(float(np.mean(chance)), 4),
+    )
+    return out
+
+
+def calibrate_world(root: "str | Path") -> dict:
+    """:func:`colour_baseline` and :func:`family_colour_separation` for every domain of the
+    world at ``root`` (read from its ``world.json``), with the world's recipe summary
+    (``kind``, size ``profile``, ``seed``).
+
+    Raises:
+        FileNotFoundError: ``root`` has no ``world.json``, or a domain is missing.
+    """
+    import json
+
+    root = Path(root)
+    world_file = root / "world.json"
+    if not world_file.is_file():
+        raise FileNotFoundError(f"{str(world_file)!r} not found: generate the world first "
+                                f"(generate_world or data_scripts/make_synthetic.py)")
+    recipe = json.loads(world_file.read_text(encoding="utf-8"))["recipe"]
+    out = {"kind": recipe.get("kind", "default"), "profile": recipe["profile"],
+           "seed": recipe["seed"], "descriptor": "ColourHistogram() (6 stripes, HSV 8x4+8), "
+           "Hellinger distance", "domains": {}}
+    for name in recipe["domains"]:
+        out["domains"][name] = {"colour_baseline": colour_baseline(root / name),
+                                "family_colour": family_colour_separation(root / name)}
+    return out
