@@ -38,7 +38,7 @@ from osnet_lib.synthetic.calibration import calibrate_world
 
 SCRIPT_DIR = Path(__file__).resolve().parents[1] / "data_scripts"
 QUICK_WORLD_JSON = Path(__file__).resolve().parent / "fixtures" / "synthetic_quick_seed0_world.json"
-SMALL = dict(num_ids=6, images_per_id=4, num_distractors=4, num_junk=2)
+SMALL = {"num_ids": 6, "images_per_id": 4, "num_distractors": 4, "num_junk": 2}
 #: What the omni code varies; every other field is shared by a family.
 OMNI_VARIED = ("stripe_period", "logo_shape", "back_mark")
 BOOKKEEPING = ("key", "family", "varied_cue")

@@ -94,8 +94,8 @@ def family_colour_separation(domain_dir: "str | Path") -> dict:
     same = fam[:, None] == fam[None, :]
     np.fill_diagonal(same, False)
     members = np.nonzero(same.any(1))[0]
-    out: dict = {"num_families": int(len(set(fam[members].tolist()))),
-                 "num_members": int(len(members))}
+    out: dict = {"num_families": len(set(fam[members].tolist())),
+                 "num_members": len(members)}
     if len(members) == 0:
         out.update(dict.fromkeys(("within_family", "between", "nearest_outside",
                                   "closer_within", "member_accuracy", "member_chance")))

@@ -47,8 +47,8 @@ from .domains import DOMAINS, VIEWS, DomainSpec, get_domain, list_domains
 from .people import (
     PART_LABELS,
     Canvas,
-    Placement,
     PersonSpec,
+    Placement,
     _check_size,
     check_kind,
     draw_person,

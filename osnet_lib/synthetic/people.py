@@ -10,6 +10,23 @@ heterogeneous features spanning both small (logo size) and medium (upper body si
 Local cues are drawn from small, skewed vocabularies, so the same logo appears on many different
 garments: a logo alone does not identify anyone either.
 
+That is the ``default`` kind of world. Two other kinds (:data:`WORLD_KINDS`), designed from the
+same sentence of Sec. 1 before any network was trained on them (``book/worlds.md``), vary who the
+people are and nothing else:
+
+- ``omni``: identity lives *only* in combinations of cues at several scales. Families of four
+  share every colour (garments, logo print, shoes, hat, bag, skin, hair) and every global cue;
+  members differ by a code (:data:`OMNI_CODE`) over a medium-scale cue (the period of the
+  garment's stripes or checks, seen from every view), a small cue seen from the front only (the
+  chest logo's shape) and a small cue seen from behind only (a back print's shape). Each value
+  is worn by two members, so no single cue tells a member apart; any two do. The vocabularies
+  (:data:`OMNI_SHAPES`, :data:`OMNI_PERIODS`) are shared by all families, so a small cue or a
+  period alone identifies nobody, and the shapes cover nearly equal areas, so a colour
+  statistic cannot tell members apart.
+- ``control``: one global cue decides identity: a combination of :data:`CONTROL_CUE` (plain upper
+  garment colour, lower garment colour and type, sleeves) unique to each identity, with no
+  logo, print, hat, glasses or bag.
+
 Drawing is vectorised with numpy on a :class:`Canvas` that keeps an RGB image and the part label
 of every pixel (the ground-truth mask, see :data:`PART_LABELS`). Each body part is one primitive
 (a tapered, possibly slanted quadrilateral or an ellipse) evaluated only inside its bounding box
