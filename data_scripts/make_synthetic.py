@@ -10,11 +10,14 @@ Each kind of world belongs in its own folder; the book's are named by
 """
 
 import argparse
+import io
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from PIL import Image
 
 from osnet_lib.recipes import PROFILE_TABLE
 from osnet_lib.synthetic import (
@@ -139,7 +142,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         fig = contact_sheet(domains=[world["recipe"]["domains"][0]], cameras=2, num_ids=8,
                             seed=args.seed, views=["front", "back", "side"], kind=args.kind)
         args.contact_sheet.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.contact_sheet, dpi=110, bbox_inches="tight")
+        buf = io.BytesIO()  # about one screen pixel per image pixel, 256 colours: a small file
+        fig.savefig(buf, dpi=100, bbox_inches="tight")
+        buf.seek(0)
+        with Image.open(buf) as im:
+            im.convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE,
+                                       dither=Image.Dither.NONE).save(args.contact_sheet,
+                                                                      optimize=True)
         print(f"contact sheet written to {args.contact_sheet}")
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from osnet_lib.baselines import ColourHistogram, histogram_distance
 from osnet_lib.synthetic import (
@@ -152,11 +153,14 @@ def test_make_synthetic_script_takes_the_kind(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(SCRIPT_DIR))
     script = importlib.import_module("make_synthetic")
     out = tmp_path / "cal.json"
+    sheet = tmp_path / "sheet.png"
     assert script.main(["--root", str(tmp_path / "w"), "--kind", "omni", "--domains", "cuhk03",
                         "--num-ids", "8", "--images-per-id", "4", "--quiet",
-                        "--calibrate", str(out)]) == 0
+                        "--calibrate", str(out), "--contact-sheet", str(sheet)]) == 0
     text = capsys.readouterr().out
     assert "kind omni" in text and "colour baseline cuhk03" in text
+    with Image.open(sheet) as im:  # 8 people x 2 cameras x 3 views, about 64 pixels a cell
+        assert im.mode == "P" and 300 < im.size[0] < 600 and im.size[1] > 2 * im.size[0]
     w = json.loads((tmp_path / "w" / "world.json").read_text())
     assert w["recipe"]["kind"] == "omni"
     cal = json.loads(out.read_text())
