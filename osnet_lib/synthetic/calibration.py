@@ -34,6 +34,13 @@ def _describe(domain_dir: Path, records: list[dict]) -> np.ndarray:
     return ColourHistogram()([domain_dir / r["image"] for r in records])
 
 
+def _test_features(domain_dir: Path) -> tuple[list[dict], list[dict], np.ndarray, np.ndarray]:
+    """Query and gallery ground-truth records of a domain and their colour descriptors."""
+    query = load_ground_truth(domain_dir, "query")
+    gallery = load_ground_truth(domain_dir, "bounding_box_test")
+    return query, gallery, _describe(domain_dir, query), _describe(domain_dir, gallery)
+
+
 def colour_baseline(domain_dir: "str | Path") -> dict:
     """Rank-1 and mAP (fractions) of the colour-histogram baseline on one generated domain.
 
@@ -44,10 +51,11 @@ def colour_baseline(domain_dir: "str | Path") -> dict:
     Raises:
         FileNotFoundError: the domain or its ground truth is missing.
     """
-    domain_dir = Path(domain_dir)
-    query = load_ground_truth(domain_dir, "query")
-    gallery = load_ground_truth(domain_dir, "bounding_box_test")
-    dist = histogram_distance(_describe(domain_dir, query), _describe(domain_dir, gallery))
+    return _baseline(*_test_features(Path(domain_dir)))
+
+
+def _baseline(query: list[dict], gallery: list[dict], qf: np.ndarray, gf: np.ndarray) -> dict:
+    dist = histogram_distance(qf, gf)
     res = evaluate(dist, [r["pid"] for r in query], [r["pid"] for r in gallery],
                    [r["camid"] for r in query], [r["camid"] for r in gallery])
     return {"rank1": round(res.rank1, 4), "mAP": round(float(res.mAP), 4),
@@ -78,10 +86,13 @@ def family_colour_separation(domain_dir: "str | Path") -> dict:
     Raises:
         FileNotFoundError: the domain or its ground truth is missing.
     """
-    domain_dir = Path(domain_dir)
-    recs = [r for s in ("query", "bounding_box_test") for r in load_ground_truth(domain_dir, s)
-            if r["kind"] == "identity"]
-    feats = _describe(domain_dir, recs)
+    return _family(*_test_features(Path(domain_dir)))
+
+
+def _family(query: list[dict], gallery: list[dict], qf: np.ndarray, gf: np.ndarray) -> dict:
+    keep = [i for i, r in enumerate(query + gallery) if r["kind"] == "identity"]
+    recs = [(query + gallery)[i] for i in keep]
+    feats = np.concatenate([qf, gf])[keep]
     rows: dict[int, list[int]] = defaultdict(list)
     family: dict[int, int] = {}
     for i, r in enumerate(recs):
@@ -145,6 +156,7 @@ def calibrate_world(root: "str | Path") -> dict:
            "seed": recipe["seed"], "descriptor": "ColourHistogram() (6 stripes, HSV 8x4+8), "
            "Hellinger distance", "domains": {}}
     for name in recipe["domains"]:
-        out["domains"][name] = {"colour_baseline": colour_baseline(root / name),
-                                "family_colour": family_colour_separation(root / name)}
+        features = _test_features(root / name)
+        out["domains"][name] = {"colour_baseline": _baseline(*features),
+                                "family_colour": _family(*features)}
     return out
