@@ -283,6 +283,8 @@ def test_control_identity_is_one_garment_combination():
     assert min(Counter(p.upper_colour for p in people).values()) >= 10
     with pytest.raises(ValueError, match="at most 2166 distinct garment combinations"):
         sample_population("msmt", 2200, np.random.default_rng(0), kind="control")
+    with pytest.raises(ValueError, match="msmt: a control world has at most 2166"):
+        resolve_recipe("quick", domains=["msmt"], kind="control", num_train_ids=2200)
 
 
 # ---------------------------------------------------------------------------------------------

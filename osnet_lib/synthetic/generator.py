@@ -51,6 +51,7 @@ from .people import (
     Placement,
     _check_size,
     check_kind,
+    control_capacity,
     draw_person,
     sample_population,
 )
@@ -239,6 +240,11 @@ def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, *,
         for key in ("num_distractors", "num_junk"):
             if key in overrides:
                 s[key] = _int(key, overrides[key], 0)
+        most = max(s["num_train_ids"], s["num_test_ids"])
+        if kind == "control" and most > control_capacity(name):
+            raise ValueError(f"{name}: a control world has at most {control_capacity(name)} "
+                             f"distinct garment combinations per split, got "
+                             f"{most} identities")
         if s["num_train_ids"] + s["num_test_ids"] > 9999:
             total = s["num_train_ids"] + s["num_test_ids"]
             raise ValueError(f"{name}: num_train_ids + num_test_ids must be <= 9999 (4-digit "

@@ -280,6 +280,12 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def control_capacity(domain: "str | DomainSpec") -> int:
+    """How many distinct identities one split of a ``control`` world of ``domain`` can hold:
+    the number of :data:`CONTROL_CUE` combinations (colours x colours x lower types x sleeves)."""
+    return len(COLOURS) ** 2 * len(get_domain(domain).lower_types) * 2
+
+
 def _sample_omni_family(spec: DomainSpec, rng: np.random.Generator, key: int,
                         family: int) -> list[PersonSpec]:
     """Four identities that share every colour and every global cue; they differ only in the
@@ -322,8 +328,8 @@ def _sample_control(spec: DomainSpec, num_ids: int, rng: np.random.Generator,
     ws = np.array([1.0 - spec.long_sleeves, spec.long_sleeves]) + 0.1
     joint = (wu[:, None, None, None] * wl[None, :, None, None] * wt[None, None, :, None]
              * ws[None, None, None, :]).ravel()
-    if num_ids > joint.size:
-        raise ValueError(f"a control world has at most {joint.size} distinct garment "
+    if num_ids > control_capacity(spec):
+        raise ValueError(f"a control world has at most {control_capacity(spec)} distinct garment "
                          f"combinations per split, got num_ids={num_ids}")
     picks = rng.choice(joint.size, size=num_ids, replace=False, p=joint / joint.sum())
     people = []
