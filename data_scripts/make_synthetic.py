@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, c in cal["domains"].items():
             b, f = c["colour_baseline"], c["family_colour"]
             print(f"colour baseline {name:<7} rank-1 {b['rank1']:.3f} mAP {b['mAP']:.3f}; "
-                  f"family members told apart by colour {f['member_accuracy']} "
+                  f"family rank-1 across cameras {f['member_rank1']} "
                   f"(chance {f['member_chance']})")
         print(f"calibration written to {args.calibrate}")
     if args.contact_sheet is not None:

@@ -299,9 +299,15 @@ def test_colour_baseline_is_far_lower_on_omni_than_on_control(calibration):
         assert 0.0 < omni["rank1"] < 0.2 and 0.0 < omni["mAP"] < 0.2
         assert control["rank1"] > omni["rank1"] + 0.1
         fam = calibration["omni"]["domains"][d]["family_colour"]
-        assert fam["num_members"] == 20 and fam["member_chance"] == 0.25
+        assert fam["num_members"] == 20 and 0.0 < fam["member_chance"] < 0.5
         assert fam["within_family"] < fam["between"]
         assert calibration["control"]["domains"][d]["family_colour"]["num_members"] == 0
+    # within a family and across cameras, colour ranks the true member first no more often
+    # than a random ranking does
+    fams = [calibration["omni"]["domains"][d]["family_colour"] for d in list_domains()]
+    rank1 = np.mean([f["member_rank1"] for f in fams])
+    chance = np.mean([f["member_chance"] for f in fams])
+    assert rank1 < chance + 0.05
 
 
 def test_contact_sheet_shows_views_and_kinds():
