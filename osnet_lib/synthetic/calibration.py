@@ -21,24 +21,48 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from osnet_lib.baselines import ColourHistogram, histogram_distance
 from osnet_lib.metrics import evaluate
 
-from .writer import load_ground_truth
+from .people import PART_LABELS
+from .writer import load_ground_truth, load_part_masks
 
 __all__ = ["calibrate_world", "colour_baseline", "family_colour_separation"]
 
 
-def _describe(domain_dir: Path, records: list[dict]) -> np.ndarray:
-    return ColourHistogram()([domain_dir / r["image"] for r in records])
+#: Part labels that are not the person: what ``person_only`` blacks out.
+_NOT_PERSON = (PART_LABELS["background"], PART_LABELS["occluder"])
 
 
-def _test_features(domain_dir: Path) -> tuple[list[dict], list[dict], np.ndarray, np.ndarray]:
+def _describe(domain_dir: Path, split: str, records: list[dict], person_only: bool) -> np.ndarray:
+    """Colour descriptors of a split's images; with ``person_only``, every pixel that the
+    part mask does not give to the person (background, occluder) is set to black first."""
+    paths = [domain_dir / r["image"] for r in records]
+    if not person_only:
+        return ColourHistogram()(paths)
+    _, masks = load_part_masks(domain_dir, split)
+    out = []
+    for i in range(0, len(paths), 512):
+        images = []
+        for path, mask in zip(paths[i:i + 512], masks[i:i + 512]):
+            with Image.open(path) as im:
+                a = np.asarray(im.convert("RGB")).copy()
+            a[np.isin(mask, _NOT_PERSON)] = 0
+            images.append(a)
+        out.append(ColourHistogram()(np.stack(images)) if images else
+                   np.zeros((0, ColourHistogram().dim), np.float32))
+    return np.concatenate(out) if out else np.zeros((0, ColourHistogram().dim), np.float32)
+
+
+def _test_features(domain_dir: Path, person_only: bool = False
+                   ) -> tuple[list[dict], list[dict], np.ndarray, np.ndarray]:
     """Query and gallery ground-truth records of a domain and their colour descriptors."""
     query = load_ground_truth(domain_dir, "query")
     gallery = load_ground_truth(domain_dir, "bounding_box_test")
-    return query, gallery, _describe(domain_dir, query), _describe(domain_dir, gallery)
+    return (query, gallery, _describe(domain_dir, "query", query, person_only),
+            _describe(domain_dir, "bounding_box_test", gallery, person_only))
 
 
 def colour_baseline(domain_dir: "str | Path") -> dict:
@@ -62,7 +86,7 @@ def _baseline(query: list[dict], gallery: list[dict], qf: np.ndarray, gf: np.nda
             "num_queries": len(query), "num_gallery": len(gallery)}
 
 
-def family_colour_separation(domain_dir: "str | Path") -> dict:
+def family_colour_separation(domain_dir: "str | Path", person_only: bool = False) -> dict:
     """Can the mean colour histogram of an identity tell it from its confuser-family members?
 
     Over the test identities of one domain (query and gallery images), with ``m_i`` the mean
@@ -83,11 +107,14 @@ def family_colour_separation(domain_dir: "str | Path") -> dict:
     - ``num_families``, ``num_members``: families of two or more test identities, their members.
 
     The family values are ``None`` when the domain has no family of two or more test identities.
+    With ``person_only`` the histograms see only the person's pixels (the part masks black out
+    background and occluders), so that cameras' backgrounds cannot hide a difference in the
+    person's colours.
 
     Raises:
         FileNotFoundError: the domain or its ground truth is missing.
     """
-    return _family(*_test_features(Path(domain_dir)))
+    return _family(*_test_features(Path(domain_dir), person_only))
 
 
 def _family(query: list[dict], gallery: list[dict], qf: np.ndarray, gf: np.ndarray) -> dict:
@@ -145,9 +172,10 @@ def _family(query: list[dict], gallery: list[dict], qf: np.ndarray, gf: np.ndarr
 
 
 def calibrate_world(root: "str | Path") -> dict:
-    """:func:`colour_baseline` and :func:`family_colour_separation` for every domain of the
-    world at ``root`` (read from its ``world.json``), with the world's recipe summary
-    (``kind``, size ``profile``, ``seed``).
+    """:func:`colour_baseline` and :func:`family_colour_separation` (whole images, and
+    ``family_colour_person``: the person's pixels only) for every domain of the world at
+    ``root`` (read from its ``world.json``), with the world's recipe summary (``kind``, size
+    ``profile``, ``seed``).
 
     Raises:
         FileNotFoundError: ``root`` has no ``world.json``, or a domain is missing.
@@ -166,5 +194,7 @@ def calibrate_world(root: "str | Path") -> dict:
     for name in recipe["domains"]:
         features = _test_features(root / name)
         out["domains"][name] = {"colour_baseline": _baseline(*features),
-                                "family_colour": _family(*features)}
+                                "family_colour": _family(*features),
+                                "family_colour_person": _family(*_test_features(root / name,
+                                                                                True))}
     return out
