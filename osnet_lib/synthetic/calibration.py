@@ -10,8 +10,10 @@ A world is an instrument only if its difficulty is known before any claim is mea
 - :func:`family_colour_separation`: whether a colour statistic can tell the members of a
   confuser family apart. Each test identity is summarised by the mean colour histogram of its
   images; members of a family whose mean histograms are closer to each other than to anyone
-  else's, and about as close as two halves of one identity's own images, cannot be separated
-  by colour: what separates them must be shape, position or scale.
+  else's, and whom colour ranks first within the family (across cameras) no more often than a
+  random ranking does, cannot be separated by colour: what separates them must be shape,
+  position or scale. Measured on whole images and on the person's pixels only (the ground
+  truth's part masks black out background and occluders).
 
 Distances are the Hellinger form of the Bhattacharyya distance
 (:func:`osnet_lib.baselines.histogram_distance`), between 0 (equal) and sqrt(2 * stripes).
