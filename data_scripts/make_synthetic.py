@@ -1,19 +1,33 @@
 """Generate the synthetic re-ID world and print its statistics.
 
 Usage: python data_scripts/make_synthetic.py --root DIR [--profile quick|cpu|paper] [--seed 0]
-       [--domains market duke msmt cuhk03] [--num-workers 2] [--num-ids N] [--images-per-id K]
-       [--image-size H W]
+       [--kind default|omni|control] [--domains market duke msmt cuhk03] [--num-workers 2]
+       [--num-ids N] [--images-per-id K] [--image-size H W] [--calibrate JSON]
+       [--contact-sheet PNG]
+
+Each kind of world belongs in its own folder; the book's are named by
+``osnet_lib.synthetic.world_folder_name`` (``synthetic-cpu``, ``synthetic-cpu-omni``, ...).
 """
 
 import argparse
+import io
 import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from osnet_lib.recipes import PROFILE_TABLE
-from osnet_lib.synthetic import DOMAINS, generate_world, list_domains, world_size
+from osnet_lib.synthetic import (
+    DOMAINS,
+    WORLD_KINDS,
+    generate_world,
+    list_domains,
+    world_folder_name,
+    world_size,
+)
 from osnet_lib.synthetic.writer import GROUND_TRUTH_DIR, SPLITS
 
 DESCRIPTION = (
@@ -38,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", choices=list(PROFILE_TABLE),
                    help=f"the book's profile; it picks the world size ({sizes})")
     p.add_argument("--seed", type=int, default=0, help="world seed (same seed, same files)")
+    kinds = "; ".join(f"{k}: {v}" for k, v in WORLD_KINDS.items())
+    p.add_argument("--kind", default="default", choices=list(WORLD_KINDS),
+                   help=f"who the people are ({kinds}). Give each kind its own --root, e.g. "
+                        f"book/data/{world_folder_name('cpu', 'omni')}")
     p.add_argument("--domains", nargs="+", default=None, metavar="DOMAIN",
                    help=f"domains to generate (default: all of {list_domains()})")
     p.add_argument("--num-workers", type=int, default=1, help="processes used to render")
@@ -55,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override: stored image size (default 128 64)")
     p.add_argument("--render-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                    help="override: rendering size (default: the image size)")
+    p.add_argument("--calibrate", type=Path, default=None, metavar="JSON",
+                   help="also write the colour-histogram baseline (rank-1, mAP) and the family "
+                        "colour check of every domain to this file "
+                        "(osnet_lib.synthetic.calibration)")
+    p.add_argument("--contact-sheet", type=Path, default=None, metavar="PNG",
+                   help="also draw a contact sheet of the first domain's first confuser "
+                        "families (rows) in every view of two cameras (columns)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -87,15 +112,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = generate_world(args.root, profile=args.profile, seed=args.seed,
                               domains=args.domains, num_workers=args.num_workers,
-                              progress=not args.quiet, **overrides)
+                              kind=args.kind, progress=not args.quiet, **overrides)
     except (ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     world = json.loads((root / "world.json").read_text(encoding="utf-8"))
     stats = {d: world["stats"][d] for d in world["recipe"]["domains"]}
-    print(f"synthetic world at {root} (profile {args.profile}, seed {args.seed}); "
-          f"ground truth in <domain>/{GROUND_TRUTH_DIR}/")
+    print(f"synthetic world at {root} (profile {args.profile}, kind {args.kind}, seed "
+          f"{args.seed}); ground truth in <domain>/{GROUND_TRUTH_DIR}/")
     print(format_stats(stats))
+    if args.calibrate is not None:
+        from osnet_lib.synthetic.calibration import calibrate_world
+
+        cal = calibrate_world(root)
+        args.calibrate.parent.mkdir(parents=True, exist_ok=True)
+        args.calibrate.write_text(json.dumps(cal, indent=1) + "\n", encoding="utf-8")
+        for name, c in cal["domains"].items():
+            b, f = c["colour_baseline"], c["family_colour"]
+            print(f"colour baseline {name:<7} rank-1 {b['rank1']:.3f} mAP {b['mAP']:.3f}; "
+                  f"family rank-1 across cameras {f['member_rank1']} "
+                  f"(chance {f['member_chance']})")
+        print(f"calibration written to {args.calibrate}")
+    if args.contact_sheet is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from osnet_lib.synthetic import contact_sheet
+
+        fig = contact_sheet(domains=[world["recipe"]["domains"][0]], cameras=2, num_ids=8,
+                            seed=args.seed, views=["front", "back", "side"], kind=args.kind)
+        args.contact_sheet.parent.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()  # about one screen pixel per image pixel, 256 colours: a small file
+        fig.savefig(buf, dpi=100, bbox_inches="tight")
+        buf.seek(0)
+        with Image.open(buf) as im:
+            im.convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE,
+                                       dither=Image.Dither.NONE).save(args.contact_sheet,
+                                                                      optimize=True)
+        print(f"contact sheet written to {args.contact_sheet}")
     return 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from osnet_lib.data.image_dataset import read_image
 
-from .domains import get_domain, list_domains
+from .domains import VIEWS, get_domain, list_domains
 from .generator import render_image
 from .people import PersonSpec, sample_population
 from .writer import load_ground_truth, resolve_split
@@ -30,16 +30,22 @@ def contact_sheet(
     seed: int = 0,
     size: tuple[int, int] = (128, 64),
     cell_inches: float = 0.9,
+    *,
+    views: "list[str] | None" = None,
+    kind: str = "default",
 ) -> "Figure":
     """A grid of identities (rows) seen by the first ``cameras`` cameras of each domain
     (columns, grouped by domain), rendered with :func:`~osnet_lib.synthetic.render_image`.
 
-    ``people`` defaults to ``num_ids`` identities of the first domain's population, so each row
-    shows one person crossing every camera and every domain. Returns the matplotlib Figure with
-    ``len(people) * sum(min(cameras, C_d))`` axes.
+    ``people`` defaults to ``num_ids`` identities of the first domain's population of world
+    ``kind`` (whole confuser families, in order), so each row shows one person crossing every
+    camera and every domain. ``views`` (e.g. ``["front", "back", "side"]``) shows each camera
+    once per view, to compare cues that only some views show; by default each image draws its
+    view from the camera's mix. Returns the matplotlib Figure with
+    ``len(people) * sum(min(cameras, C_d)) * len(views or [None])`` axes.
 
     Raises:
-        ValueError: unknown domain, ``cameras`` or ``num_ids`` below 1.
+        ValueError: unknown domain, view or kind, ``cameras`` or ``num_ids`` below 1.
     """
     import matplotlib.pyplot as plt
 
@@ -51,21 +57,29 @@ def contact_sheet(
     if people is None:
         if not isinstance(num_ids, int) or num_ids < 1:
             raise ValueError(f"num_ids must be a positive integer, got {num_ids!r}")
-        people = sample_population(names[0], num_ids, np.random.default_rng([seed, 77]))
+        people = sample_population(names[0], num_ids, np.random.default_rng([seed, 77]),
+                                   kind=kind)
     if len(people) == 0:
         raise ValueError("people is empty")
-    columns = [(d, c) for d in names for c in range(1, min(cameras, get_domain(d).num_cameras) + 1)]
+    for view in views or []:
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}; valid views: {list(VIEWS)}")
+    view_choices: list[str | None] = list(views) if views else [None]
+    columns = [(d, c, v) for d in names
+               for c in range(1, min(cameras, get_domain(d).num_cameras) + 1)
+               for v in view_choices]
     fig, axes = plt.subplots(len(people), len(columns), squeeze=False,
                              figsize=(cell_inches * len(columns), 2 * cell_inches * len(people)))
     for i, person in enumerate(people):
-        for j, (d, c) in enumerate(columns):
-            img = render_image(person, d, c, seed=seed * 1000 + i, world_seed=seed, size=size).image
+        for j, (d, c, v) in enumerate(columns):
+            img = render_image(person, d, c, view=v, seed=seed * 1000 + i, world_seed=seed,
+                               size=size).image
             ax = axes[i, j]
             ax.imshow(img)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(f"{d}\ncam {c}", fontsize=8)
+                ax.set_title(f"{d}\ncam {c}" + (f"\n{v}" if v else ""), fontsize=8)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     return fig
 

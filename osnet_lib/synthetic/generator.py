@@ -50,6 +50,8 @@ from .people import (
     PersonSpec,
     Placement,
     _check_size,
+    check_kind,
+    control_capacity,
     draw_person,
     sample_population,
 )
@@ -168,17 +170,42 @@ def _int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overrides) -> dict:
+def world_folder_name(size: str, kind: str = "default") -> str:
+    """The folder name of a world of ``size`` (a key of :data:`WORLD_SIZES`, e.g. ``"cpu"``,
+    as ``get_profile(profile).world`` gives it) and ``kind``
+    (:data:`~osnet_lib.synthetic.people.WORLD_KINDS`):
+    ``synthetic-<size>`` for the default kind, ``synthetic-<size>-<kind>`` for the others
+    (``synthetic-cpu-omni``), so that worlds of different kinds never share a folder. The one
+    place that names world folders.
+
+    Raises:
+        ValueError: an unknown size or kind.
+        TypeError: ``kind`` is not a string.
+    """
+    if size not in WORLD_SIZES:
+        raise ValueError(f"unknown world size {size!r}; valid sizes: {list_world_sizes()}")
+    kind = check_kind(kind)
+    return f"synthetic-{size}" if kind == "default" else f"synthetic-{size}-{kind}"
+
+
+def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, *,
+                   kind: str = "default", **overrides) -> dict:
     """The full recipe of a world: its size (``"profile"``: the world size of the book's
     ``profile``, see :func:`world_size`), seed, domains, sizes, image sizes, domain and camera
     parameters and the generator version. Two calls with equal recipes produce equal files; two
     profiles with the same world size (``cpu`` and ``paper``) give the same recipe.
 
+    ``kind`` (:data:`~osnet_lib.synthetic.people.WORLD_KINDS`) picks who the people are:
+    ``"default"``, ``"omni"`` or ``"control"``. Other kinds are recorded as the recipe's
+    ``"kind"``; the default kind leaves the key out, so that the default world's recipe (and
+    every fingerprint made from it) is what it was before kinds existed.
+
     Raises:
-        ValueError: unknown profile or domain, bad sizes.
+        ValueError: unknown profile, domain or kind, bad sizes.
         TypeError: unknown override name, or a value of the wrong type.
     """
     world = world_size(profile)
+    kind = check_kind(kind)
     seed = _int("seed", seed, 0)
     if domains is None:
         names = list_domains()
@@ -213,6 +240,11 @@ def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overri
         for key in ("num_distractors", "num_junk"):
             if key in overrides:
                 s[key] = _int(key, overrides[key], 0)
+        most = max(s["num_train_ids"], s["num_test_ids"])
+        if kind == "control" and most > control_capacity(name):
+            raise ValueError(f"{name}: a control world has at most {control_capacity(name)} "
+                             f"distinct garment combinations per split, got "
+                             f"{most} identities")
         if s["num_train_ids"] + s["num_test_ids"] > 9999:
             total = s["num_train_ids"] + s["num_test_ids"]
             raise ValueError(f"{name}: num_train_ids + num_test_ids must be <= 9999 (4-digit "
@@ -231,6 +263,8 @@ def resolve_recipe(profile: str = "quick", seed: int = 0, domains=None, **overri
         "part_labels": dict(PART_LABELS),
         "layout": "market1501",
     }
+    if kind != "default":
+        recipe["kind"] = kind
     return json.loads(json.dumps(recipe))  # the form it takes in world.json (lists, not tuples)
 
 
@@ -241,8 +275,9 @@ def _domain_params(name: str, seed: int) -> dict:
 
 
 def _domain_recipe(recipe: dict, name: str) -> dict:
-    keys = ("generator", "version", "seed", "image_size", "render_size", "part_labels", "layout")
-    out = {k: recipe[k] for k in keys}
+    keys = ("generator", "version", "seed", "image_size", "render_size", "part_labels", "layout",
+            "kind")
+    out = {k: recipe[k] for k in keys if k in recipe}
     out.update(domain=name, sizes=recipe["sizes"][name],
                domain_params=recipe["domain_params"][name])
     return out
@@ -274,20 +309,24 @@ def _tracklets(rng: np.random.Generator, cams: list[CameraSpec], num_images: int
     return out
 
 
-def plan_domain(domain: "str | DomainSpec", sizes: dict, seed: int) -> list[ImageJob]:
-    """Every image of one domain, in a fixed order (see the module docstring for the protocol).
+def plan_domain(domain: "str | DomainSpec", sizes: dict, seed: int,
+                kind: str = "default") -> list[ImageJob]:
+    """Every image of one domain, in a fixed order (see the module docstring for the protocol);
+    ``kind`` picks the population (:func:`~osnet_lib.synthetic.sample_population`).
 
     With probability 0.15 an image of a tracklet shows another view than the tracklet's (the
     person turned), drawn from the camera's view mix.
     """
     spec = get_domain(domain)
+    kind = check_kind(kind)
     di = spec.index
     cams = build_cameras(spec, seed)
     n_train, n_test = sizes["num_train_ids"], sizes["num_test_ids"]
     ipi = sizes["images_per_id"]
-    train_people = sample_population(spec, n_train, np.random.default_rng([seed, di, 1]))
+    train_people = sample_population(spec, n_train, np.random.default_rng([seed, di, 1]),
+                                     kind=kind)
     test_people = sample_population(spec, n_test, np.random.default_rng([seed, di, 2]),
-                                    first_key=n_train)
+                                    first_key=n_train, kind=kind)
     pids = np.random.default_rng([seed, di, 3]).permutation(np.arange(1, n_train + n_test + 1))
     jobs: list[ImageJob] = []
     names: set[str] = set()
@@ -580,6 +619,7 @@ def generate_world(
     domains=None,
     num_workers: int = 1,
     *,
+    kind: str = "default",
     progress: bool = True,
     **overrides,
 ) -> Path:
@@ -597,6 +637,9 @@ def generate_world(
         seed: world seed.
         domains: names of the domains to generate (default: all, see ``list_domains()``).
         num_workers: processes used to render (1 = in this process).
+        kind: who the people are (``"default"``, ``"omni"``, ``"control"``; see
+            :data:`~osnet_lib.synthetic.people.WORLD_KINDS` and :func:`resolve_recipe`). Give
+            each kind its own ``root`` (:func:`world_folder_name`).
         progress: show a tqdm progress bar per domain.
         **overrides: ``num_ids`` (train and test), ``num_train_ids``, ``num_test_ids``,
             ``images_per_id``, ``num_distractors``, ``num_junk``, ``image_size`` and
@@ -604,11 +647,11 @@ def generate_world(
             resized to ``image_size``).
 
     Raises:
-        ValueError / TypeError: unknown profile, domain or option, bad sizes.
+        ValueError / TypeError: unknown profile, domain, kind or option, bad sizes.
         NotADirectoryError / PermissionError: ``root`` is a file or cannot be written.
         FileExistsError: ``<root>/<domain>`` exists but is not a generated domain.
     """
-    recipe = resolve_recipe(profile, seed, domains, **overrides)
+    recipe = resolve_recipe(profile, seed, domains, kind=kind, **overrides)
     num_workers = _int("num_workers", num_workers, 1)
     root = Path(root)
     _check_root(root)
@@ -646,7 +689,7 @@ def _generate_domain(root: Path, recipe: dict, name: str, num_workers: int,
     seed = recipe["seed"]
     image_size: tuple[int, int] = (int(recipe["image_size"][0]), int(recipe["image_size"][1]))
     render_size: tuple[int, int] = (int(recipe["render_size"][0]), int(recipe["render_size"][1]))
-    jobs = plan_domain(spec, recipe["sizes"][name], seed)
+    jobs = plan_domain(spec, recipe["sizes"][name], seed, recipe.get("kind", "default"))
     for stale in root.glob(f".{name}.partial-*"):  # left by an interrupted run
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=root))

@@ -10,6 +10,23 @@ heterogeneous features spanning both small (logo size) and medium (upper body si
 Local cues are drawn from small, skewed vocabularies, so the same logo appears on many different
 garments: a logo alone does not identify anyone either.
 
+That is the ``default`` kind of world. Two other kinds (:data:`WORLD_KINDS`), designed from the
+same sentence of Sec. 1 before any network was trained on them (``book/worlds.md``), vary who the
+people are and nothing else:
+
+- ``omni``: identity lives *only* in combinations of cues at several scales. Families of four
+  share every colour (garments, logo print, shoes, hat, bag, skin, hair) and every global cue;
+  members differ by a code (:data:`OMNI_CODE`) over a medium-scale cue (the period of the
+  garment's stripes or checks, seen from every view), a small cue seen from the front only (the
+  chest logo's shape) and a small cue seen from behind only (a back print's shape). Each value
+  is worn by two members, so no single cue tells a member apart; any two do. The vocabularies
+  (:data:`OMNI_SHAPES`, :data:`OMNI_PERIODS`) are shared by all families, so a small cue or a
+  period alone identifies nobody, and the shapes cover nearly equal areas, so a colour
+  statistic cannot tell members apart.
+- ``control``: one global cue decides identity: a combination of :data:`CONTROL_CUE` (plain upper
+  garment colour, lower garment colour and type, sleeves) unique to each identity, with no
+  logo, print, hat, glasses or bag.
+
 Drawing is vectorised with numpy on a :class:`Canvas` that keeps an RGB image and the part label
 of every pixel (the ground-truth mask, see :data:`PART_LABELS`). Each body part is one primitive
 (a tapered, possibly slanted quadrilateral or an ellipse) evaluated only inside its bounding box
@@ -83,8 +100,11 @@ class PersonSpec:
     :data:`~osnet_lib.synthetic.domains.SKIN_TONES` and ``HAIR_COLOURS``. ``stripe_period`` is
     a fraction of body height (0 for plain garments). ``logo_shape`` is ``None`` without a logo;
     the logo sits on the chest and is visible from the front only. ``bag_side`` is +1 or -1.
+    ``back_mark`` (``omni`` worlds only, else ``None``) is the shape of a small print in the
+    logo's colour high on the back (on the backpack, if any), visible from behind only.
     ``family`` numbers the confuser family; ``varied_cue`` names the local cue in which this
-    member differs from the family's first member (``None`` for the first member).
+    member differs from the family's first member (``None`` for the first member; in ``omni``
+    worlds the cues joined by ``+``, e.g. ``"stripe_period+logo"``).
     """
 
     key: int
@@ -110,14 +130,22 @@ class PersonSpec:
     bag: str
     bag_colour: str | None
     bag_side: int
+    back_mark: str | None = None
 
     def attributes(self) -> dict:
-        """The identity's cues as a JSON-friendly dict (the ``attributes`` of the ground truth)."""
-        return asdict(self)
+        """The identity's cues as a JSON-friendly dict (the ``attributes`` of the ground truth).
+
+        ``back_mark`` is listed only when the identity has one (``omni`` worlds), so that the
+        default world's ground truth keeps its form.
+        """
+        d = asdict(self)
+        if d["back_mark"] is None:
+            d.pop("back_mark")
+        return d
 
     def signature(self) -> tuple:
         """All cues except the bookkeeping fields: two identities must never share one."""
-        d = asdict(self)
+        d = self.attributes()
         for k in ("key", "family", "varied_cue"):
             d.pop(k)
         d["height"] = round(d["height"], 2)
@@ -210,24 +238,153 @@ def _vary_local_cue(base: PersonSpec, rng: np.random.Generator, key: int) -> Per
     return replace(new, key=key, varied_cue=cue)
 
 
+# --------------------------------------------------------------------------------------------
+# World kinds: who the people are (the instrument's one varied property; see the module
+# docstring of osnet_lib.synthetic and book/worlds.md)
+# --------------------------------------------------------------------------------------------
+
+#: The kinds of world the generator can make, each with what decides identity in it.
+WORLD_KINDS: dict[str, str] = {
+    "default": "confuser families that share every global cue and differ in one local cue",
+    "omni": "identity only in combinations of cues at several scales: families of four share "
+            "every colour and differ by a code of stripe period, chest logo shape (front) and "
+            "back print shape (back), any two of which identify a member",
+    "control": "one global cue decides identity: a garment colour combination unique to each "
+               "identity; no local cues",
+}
+
+#: ``omni``: the member code of a family (stripe period, chest logo, back print; 0 or 1 picks
+#: one of the family's two values). The even-parity corners of the cube: every value is worn by
+#: two members, every two members differ in exactly two cues, any two cues identify a member.
+OMNI_CODE: tuple[tuple[int, int, int], ...] = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
+#: ``omni``: the shared small-cue vocabulary. Shapes covering nearly the same area of their box
+#: (cross 0.51, diamond and ring 0.55), so a logo's shape does not change how much of its colour
+#: an image holds; pattern periods as fractions of body height (about 4, 8 and 13 pixels at
+#: 128x64), with equal areas of both colours at every period.
+OMNI_SHAPES: tuple[str, ...] = ("cross", "diamond", "ring")
+OMNI_PERIODS: tuple[float, ...] = (0.04, 0.07, 0.12)
+_OMNI_CUES = ("stripe_period", "logo", "back_mark")
+#: ``control``: the garment fields whose combination is unique to each identity.
+CONTROL_CUE: tuple[str, ...] = ("upper_colour", "lower_colour", "lower_type", "sleeves")
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it names a world kind of :data:`WORLD_KINDS`.
+
+    Raises:
+        TypeError: ``kind`` is not a string.
+        ValueError: an unknown kind, naming the valid ones.
+    """
+    if not isinstance(kind, str):
+        raise TypeError(f"world kind must be a string, got {kind!r}")
+    if kind not in WORLD_KINDS:
+        raise ValueError(f"unknown world kind {kind!r}; valid kinds: {list(WORLD_KINDS)}")
+    return kind
+
+
+def control_capacity(domain: "str | DomainSpec") -> int:
+    """How many distinct identities one split of a ``control`` world of ``domain`` can hold:
+    the number of :data:`CONTROL_CUE` combinations (colours x colours x lower types x sleeves)."""
+    return len(COLOURS) ** 2 * len(get_domain(domain).lower_types) * 2
+
+
+def _sample_omni_family(spec: DomainSpec, rng: np.random.Generator, key: int,
+                        family: int) -> list[PersonSpec]:
+    """Four identities that share every colour and every global cue; they differ only in the
+    code :data:`OMNI_CODE` over two stripe periods, two chest-logo shapes and two back-print
+    shapes drawn from the shared vocabularies :data:`OMNI_PERIODS` and :data:`OMNI_SHAPES`."""
+    base = _sample_base(spec, rng, key, family)
+    patterns = {k: v for k, v in spec.patterns.items() if k != "plain"}
+    pattern = _choice(rng, patterns)
+    upper2 = (base.upper_colour2 if base.upper_pattern != "plain"
+              else _choice(rng, _ANY_COLOUR, exclude=(base.upper_colour,)))
+    logo_colour = _choice(rng, _LOGO_COLOURS, exclude=(base.upper_colour, upper2))
+    periods = sorted(float(p) for p in rng.choice(OMNI_PERIODS, size=2, replace=False))
+    logos = [str(x) for x in rng.choice(OMNI_SHAPES, size=2, replace=False)]
+    backs = [str(x) for x in rng.choice(OMNI_SHAPES, size=2, replace=False)]
+    base = replace(base, upper_pattern=pattern, upper_colour2=upper2, logo_colour=logo_colour)
+    members = []
+    for i, (a, b, c) in enumerate(OMNI_CODE):
+        varied = "+".join(cue for cue, bit in zip(_OMNI_CUES, (a, b, c)) if bit) or None
+        members.append(replace(base, key=key + i, varied_cue=varied, stripe_period=periods[a],
+                               logo_shape=logos[b], back_mark=backs[c]))
+    return members
+
+
+def _sample_control(spec: DomainSpec, num_ids: int, rng: np.random.Generator,
+                    first_key: int) -> list[PersonSpec]:
+    """``num_ids`` identities, each with its own combination of :data:`CONTROL_CUE` (plain
+    upper garment colour, lower garment colour and type, sleeves), drawn without replacement
+    over all colours with the domain's priors (floored, so rare colours still occur); no logo,
+    print, hat, glasses or bag, black shoes. Each identity is its own family."""
+    def weights(prior: dict[str, float], names) -> np.ndarray:
+        w = np.array([prior.get(n, 0.0) for n in names], dtype=np.float64)
+        w = w / w.sum()
+        return w + 0.2 / len(names)
+
+    colours = list(COLOURS)
+    types = list(spec.lower_types)
+    wu = weights(spec.upper_colours, colours)
+    wl = weights(spec.lower_colours, colours)
+    wt = weights(spec.lower_types, types)
+    ws = np.array([1.0 - spec.long_sleeves, spec.long_sleeves]) + 0.1
+    joint = (wu[:, None, None, None] * wl[None, :, None, None] * wt[None, None, :, None]
+             * ws[None, None, None, :]).ravel()
+    if num_ids > control_capacity(spec):
+        raise ValueError(f"a control world has at most {control_capacity(spec)} distinct garment "
+                         f"combinations per split, got num_ids={num_ids}")
+    picks = rng.choice(joint.size, size=num_ids, replace=False, p=joint / joint.sum())
+    people = []
+    for i, flat in enumerate(picks):
+        u, l_, t, sl = np.unravel_index(int(flat), (len(colours), len(colours), len(types), 2))
+        base = _sample_base(spec, rng, first_key + i, i)
+        people.append(replace(
+            base, upper_colour=colours[u], upper_pattern="plain", upper_colour2=colours[u],
+            stripe_period=0.0, lower_colour=colours[l_], lower_type=types[t],
+            sleeves=("short", "long")[sl], shoes="black", logo_shape=None, logo_colour=None,
+            glasses=False, hat=None, bag="none", bag_colour=None, bag_side=1))
+    return people
+
+
 def sample_population(
-    domain: "str | DomainSpec", num_ids: int, rng: np.random.Generator, *, first_key: int = 0
+    domain: "str | DomainSpec", num_ids: int, rng: np.random.Generator, *, first_key: int = 0,
+    kind: str = "default",
 ) -> list[PersonSpec]:
     """Sample ``num_ids`` distinct identities of ``domain``, in confuser families (Fig. 1).
 
-    Each family draws one base identity from the domain's population priors; its other members
-    copy every global cue and change one local cue (logo shape or colour, shoes, glasses, hat or
-    stripe period). No two identities share all cues. Keys run from ``first_key``.
+    ``kind="default"``: each family draws one base identity from the domain's population
+    priors; its other members copy every global cue and change one local cue (logo shape or
+    colour, shoes, glasses, hat or stripe period). ``kind="omni"``: families of four that share
+    every colour and differ by the code :data:`OMNI_CODE` (see :func:`_sample_omni_family`).
+    ``kind="control"``: one garment colour combination per identity (:data:`CONTROL_CUE`).
+    No two identities share all cues. Keys run from ``first_key``.
 
     Raises:
-        ValueError: ``num_ids`` is negative.
+        ValueError: ``num_ids`` is negative, an unknown ``kind``, or more ``control``
+            identities than garment combinations.
     """
     spec = get_domain(domain)
     if not isinstance(num_ids, (int, np.integer)) or num_ids < 0:
         raise ValueError(f"num_ids must be a non-negative integer, got {num_ids!r}")
+    kind = check_kind(kind)
+    if kind == "control":
+        return _sample_control(spec, int(num_ids), rng, first_key)
+    if kind == "omni":
+        people: list[PersonSpec] = []
+        seen: set[tuple] = set()
+        family = 0
+        while len(people) < num_ids:
+            members = _sample_omni_family(spec, rng, first_key + len(people), family)
+            if any(m.signature() in seen for m in members):
+                continue
+            for m in members[: num_ids - len(people)]:
+                seen.add(m.signature())
+                people.append(m)
+            family += 1
+        return people
     sizes = np.asarray(spec.family_sizes, dtype=np.float64)
-    people: list[PersonSpec] = []
-    seen: set[tuple] = set()
+    people = []
+    seen = set()
     family = 0
     while len(people) < num_ids:
         size = 1 + int(rng.choice(len(sizes), p=sizes / sizes.sum()))
@@ -448,9 +605,9 @@ def draw_person(canvas: Canvas, person: PersonSpec, place: Placement,
     """Draw ``person`` on ``canvas`` in painter's order for the placement's view.
 
     ``jitter`` (optional, shape (k, 3)) multiplies the person's garment, skin and accessory
-    colours, to vary dye and lighting slightly between images of one identity. The logo is
-    drawn only in front views and the backpack body only in back and side views (front views
-    show its straps).
+    colours, to vary dye and lighting slightly between images of one identity. The logo is drawn
+    only in front views, the back print (``back_mark``, part label ``logo``) only in back views,
+    and the backpack body only in back and side views (front views show its straps).
     """
     if place.view not in VIEWS:
         raise ValueError(f"unknown view {place.view!r}; valid views: {list(VIEWS)}")
@@ -606,6 +763,10 @@ def draw_person(canvas: Canvas, person: PersonSpec, place: Placement,
                         0.02 * h, P["bag"], bag_dark, rounding=0.0)
             canvas.quad(Y(0.42), Y(0.55), xb, xb, 0.1 * h, 0.1 * h, P["bag"], m["bag"],
                         rounding=0.3)
+        # back print (omni worlds; back only, over a backpack if there is one)
+        if view == "back" and person.back_mark:
+            canvas.logo(Y(0.3), cx + 0.8 * lean, 0.085 * h, person.back_mark, P["logo"],
+                        m["logo"])
     else:  # side view, facing d
         tw = 0.15 * h * bw
         back_x_hand = cx - d * 0.07 * h * swing
