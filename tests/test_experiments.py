@@ -263,3 +263,20 @@ def test_the_study_command_lists_and_reports(tmp_path, capsys):
                  str(tmp_path), "--arms", "model1", "model9"]) == 0
     out = capsys.readouterr().out
     assert "model9/seed1" in out and "4 missing of 4 runs" in out
+
+
+def test_the_world_kind_is_part_of_a_run_and_its_fingerprint():
+    from osnet_lib.experiments import fingerprint
+    from osnet_lib.experiments.study import dataset_ref
+
+    omni = Study("tiny", "a test", arms=TINY.arms, source="market", targets=("market", "duke"),
+                 seeds=(0, 1), world="omni")
+    a, b = TINY.runs("cpu")[0], omni.runs("cpu")[0]
+    assert (a.world, b.world) == ("default", "omni")
+    fa, fb = fingerprint(a), fingerprint(b)
+    assert fa["data"] != fb["data"] and {k for k in fa if fa[k] != fb[k]} == {"data"}
+    assert dataset_ref("duke", "cpu", "omni") == ("synthetic", {"domain": "duke", "world": "cpu",
+                                                                "kind": "omni"})
+    assert dataset_ref("duke", "paper", "omni") == ("dukemtmcreid", {})
+    with pytest.raises(ValueError, match="kind"):
+        Study("s", "x", arms=(Arm("a"),), world="blobs")

@@ -177,27 +177,31 @@ def _synthetic_domains(base: Path) -> list[str]:
     )
 
 
-def synthetic_world_dir(root: str | os.PathLike[str], world: str) -> Path:
-    """The folder of the synthetic world of size ``world`` under a data root:
-    ``<root>/synthetic-<world>`` (the one place the book and the command line keep it).
+def synthetic_world_dir(root: str | os.PathLike[str], world: str, kind: str = "default") -> Path:
+    """The folder of the synthetic world of size ``world`` and ``kind`` under a data root:
+    ``<root>/synthetic-<world>`` for the default kind, ``<root>/synthetic-<world>-<kind>``
+    otherwise (named by :func:`osnet_lib.synthetic.world_folder_name`).
 
     Raises:
-        ValueError: ``world`` is not a size of :data:`osnet_lib.synthetic.WORLD_SIZES`.
+        ValueError: ``world`` is not a size of :data:`osnet_lib.synthetic.WORLD_SIZES`, or an
+            unknown ``kind``.
     """
-    from osnet_lib.synthetic import WORLD_SIZES as WORLDS
+    from osnet_lib.synthetic import WORLD_SIZES, world_folder_name
 
-    if world not in WORLDS:
-        raise ValueError(f"unknown synthetic world {world!r}; expected one of {sorted(WORLDS)}")
-    return Path(root).expanduser() / f"synthetic-{world}"
+    if world not in WORLD_SIZES:
+        raise ValueError(f"unknown synthetic world {world!r}; expected one of "
+                         f"{sorted(WORLD_SIZES)}")
+    return Path(root).expanduser() / world_folder_name(world, kind)
 
 
 @register_dataset("synthetic")
-def synthetic(root: str | os.PathLike[str], *, world: str | None = None,
+def synthetic(root: str | os.PathLike[str], *, world: str | None = None, kind: str = "default",
               domain: str = "market") -> ReIDDataset:
-    """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``, or from
-    ``<root>/synthetic-<world>/<domain>/`` when ``world`` (``"quick"`` or ``"cpu"``, a size of
-    :data:`osnet_lib.synthetic.WORLD_SIZES`; a profile's is ``get_profile(profile).world``) is
-    given.
+    """One domain of the synthetic re-ID world, read from ``<root>/<domain>/``, or from the
+    world's folder under ``root`` (:func:`synthetic_world_dir`) when ``world`` (``"quick"`` or
+    ``"cpu"``, a size of :data:`osnet_lib.synthetic.WORLD_SIZES`; a profile's is
+    ``get_profile(profile).world``) is given, with its ``kind`` (``default``, ``omni``,
+    ``control``).
 
     The world is written in the Market1501 layout (plus a ``ground_truth/`` folder that is
     ignored here), so it flows through :func:`read_market1501_layout` exactly as real data.
@@ -207,12 +211,15 @@ def synthetic(root: str | os.PathLike[str], *, world: str | None = None,
         FileNotFoundError: the folder is missing; the message lists the domains found.
     """
     if world is not None:
-        world_dir = synthetic_world_dir(as_root(root), world)
+        world_dir = synthetic_world_dir(as_root(root), world, kind)
         if not world_dir.is_dir():
             raise FileNotFoundError(
-                f"synthetic world '{world}' not found: no folder '{world_dir}'; generate it with "
-                f"`python data_scripts/make_synthetic.py --root {world_dir} --profile {world}`")
+                f"synthetic world '{world}' ({kind}) not found: no folder '{world_dir}'; generate "
+                f"it with `python data_scripts/make_synthetic.py --root {world_dir} --profile "
+                f"{world} --kind {kind}`")
         root = world_dir
+    elif kind != "default":
+        raise ValueError(f"kind={kind!r} needs world= (the world's size) to find its folder")
     base = as_root(root)
     if not isinstance(domain, str) or not domain:
         raise TypeError(f"domain must be a non-empty str, got {domain!r}")

@@ -59,29 +59,28 @@ def default_data_root() -> Path:
     return default_store().parent / "data"
 
 
-def _world_dir(profile: str, data_root: str | Path | None) -> Path:
+def ensure_world(profile: str, data_root: str | Path | None = None, progress: bool = False,
+                 kind: str = "default") -> Path:
+    """Generate the synthetic world of ``profile`` (its size) and ``kind`` under ``data_root``
+    (``book/data`` by default) if it is not there yet. Deterministic: the default world is the
+    same files the book's chapters read."""
     from osnet_lib.data import synthetic_world_dir
-
-    root = Path(data_root) if data_root is not None else default_data_root()
-    return synthetic_world_dir(root, get_profile(profile).world)
-
-
-def ensure_world(profile: str, data_root: str | Path | None = None, progress: bool = False) -> Path:
-    """Generate the synthetic world of ``profile`` under ``data_root`` if it is not there yet
-    (deterministic; the world of the book's chapters is the same files)."""
     from osnet_lib.synthetic import generate_world
 
-    folder = _world_dir(profile, data_root)
-    return generate_world(folder, profile=get_profile(profile).world, seed=0,
-                          num_workers=max(1, min(2, os.cpu_count() or 1)), progress=progress)
+    root = Path(data_root) if data_root is not None else default_data_root()
+    size = get_profile(profile).world
+    return generate_world(synthetic_world_dir(root, size, kind), profile=size, seed=0,
+                          num_workers=max(1, min(2, os.cpu_count() or 1)), progress=progress,
+                          kind=kind)
 
 
-def build_domain(domain: str, profile: str, data_root: str | Path | None = None) -> Any:
+def build_domain(domain: str, profile: str, data_root: str | Path | None = None,
+                 kind: str = "default") -> Any:
     """The dataset that ``domain`` means at ``profile`` (:func:`~osnet_lib.experiments.study.
     dataset_ref`), loaded from ``data_root``."""
     from osnet_lib.data import build_dataset
 
-    name, options = dataset_ref(domain, profile)
+    name, options = dataset_ref(domain, profile, kind)
     if name == "synthetic":
         root = Path(data_root) if data_root is not None else default_data_root()
         return build_dataset("synthetic", root, **options)
@@ -144,8 +143,8 @@ def train_run(spec: RunSpec, store: Store, data_root: str | Path | None = None,
             log.info("retraining stale run %s/%s (%s)", spec.study, spec.key, state.detail)
             _clear(folder)
         write_json_atomic(folder / RUN_FILE, {"spec": spec.to_dict(), "fingerprint": current})
-        train_set = build_domain(spec.source, spec.profile, data_root)
-        targets = {t: build_domain(t, spec.profile, data_root) for t in spec.targets}
+        train_set = build_domain(spec.source, spec.profile, data_root, spec.world)
+        targets = {t: build_domain(t, spec.profile, data_root, spec.world) for t in spec.targets}
         cls = SearchTrainer if spec.kind == "search" else Trainer
         trainer = cls(spec.recipe, train_set, folder, eval_sets=targets, seed=spec.seed,
                       device=device, progress=False, model_options=spec.model_options)
@@ -275,7 +274,7 @@ def run_study(study: Study | str, profile: str = "cpu", store: Store | str | Pat
     pending = [s for s in states if s.status in todo_status]
     done = sum(s.status is RunStatus.DONE for s in states)
     if pending and dataset_ref(study.source, profile)[0] == "synthetic":
-        ensure_world(profile, data_root, progress=progress)
+        ensure_world(profile, data_root, progress=progress, kind=study.world)
     jobs = jobs or default_jobs(device)
     jobs = max(1, min(jobs, len(pending) or 1))
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)

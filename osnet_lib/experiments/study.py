@@ -140,6 +140,8 @@ class Study:
         targets: evaluation domains (default: the source's own query and gallery).
         seeds: the seeds of every arm that does not set its own.
         recipe_overrides: recipe fields changed for every arm.
+        world: the kind of synthetic world its domains come from under ``quick`` and ``cpu``
+            (``default``, ``omni``, ``control``: :data:`osnet_lib.synthetic.WORLD_KINDS`).
         description: a sentence for ``study list`` and the chapters.
     """
 
@@ -151,9 +153,13 @@ class Study:
     targets: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)
     recipe_overrides: Mapping[str, Any] = field(default_factory=dict)
+    world: str = "default"
     description: str = ""
 
     def __post_init__(self) -> None:
+        from osnet_lib.synthetic import check_kind
+
+        check_kind(self.world)
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
             raise ValueError(f"study name {self.name!r} must be letters, digits, '_' or '-'")
         object.__setattr__(self, "arms", tuple(self.arms))
@@ -223,7 +229,7 @@ class Study:
             for seed in arm_seeds:
                 out.append(RunSpec(self.name, arm.name, seed, profile, self._recipe(arm, profile),
                                    dict(arm.options), self.source, arm.targets or self.targets,
-                                   arm.kind, arm.genotype_from, arm.select_on))
+                                   arm.kind, arm.genotype_from, arm.select_on, self.world))
         return out
 
     def _recipe(self, arm: Arm, profile: str) -> Recipe:
@@ -259,6 +265,7 @@ class RunSpec:
     kind: str = "train"
     genotype_from: str | None = None
     select_on: str | None = None
+    world: str = "default"
 
     @property
     def key(self) -> str:
@@ -273,7 +280,7 @@ class RunSpec:
                 "kind": self.kind, "recipe": self.recipe.to_dict(),
                 "model_options": self.model_options, "source": self.source,
                 "targets": list(self.targets), "genotype_from": self.genotype_from,
-                "select_on": self.select_on}
+                "select_on": self.select_on, "world": self.world}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
@@ -284,30 +291,32 @@ class RunSpec:
 
 
 # -- data --------------------------------------------------------------------------------------
-def dataset_ref(domain: str, profile: str) -> tuple[str, dict[str, Any]]:
+def dataset_ref(domain: str, profile: str, kind: str = "default") -> tuple[str, dict[str, Any]]:
     """The dataset a domain means at ``profile``: ``("synthetic", {"domain": ..., "world":
-    ...})`` under ``quick`` and ``cpu``, the real dataset (:data:`REAL_DATASETS`) under
-    ``paper``."""
+    <size>, "kind": kind})`` under ``quick`` and ``cpu``, the real dataset
+    (:data:`REAL_DATASETS`) under ``paper``."""
     _check_domain(domain)
     if profile == "paper":
         return REAL_DATASETS[domain], {}
-    return "synthetic", {"domain": domain, "world": get_profile(profile).world}
+    return "synthetic", {"domain": domain, "world": get_profile(profile).world, "kind": kind}
 
 
 @cache
-def _world_recipe_hash(world: str) -> str:
+def _world_recipe_hash(world: str, kind: str) -> str:
     from osnet_lib.synthetic import resolve_recipe
 
-    return _digest(resolve_recipe(world, 0))
+    return _digest(resolve_recipe(world, 0, kind=kind))
 
 
-def data_fingerprint(domain: str, profile: str, data_root: str | Path | None = None) -> str:
+def data_fingerprint(domain: str, profile: str, data_root: str | Path | None = None,
+                     kind: str = "default") -> str:
     """What identifies the data of ``domain`` at ``profile``: the synthetic world's recipe
-    (sizes, seed, domain parameters: the files are a deterministic function of it), or the
+    (size, kind, seed, domain parameters: the files are a deterministic function of it), or the
     real dataset's name and the size of each split (which needs ``data_root``)."""
-    name, options = dataset_ref(domain, profile)
+    name, options = dataset_ref(domain, profile, kind)
     if name == "synthetic":
-        return f"synthetic:{options['world']}:{domain}:{_world_recipe_hash(options['world'])}"
+        size = options["world"]
+        return f"synthetic:{size}:{kind}:{domain}:{_world_recipe_hash(size, kind)}"
     if data_root is None:
         raise ValueError(f"the {name} dataset needs a data root (--data-root)")
     from osnet_lib.data import build_dataset
@@ -362,7 +371,7 @@ def fingerprint(spec: RunSpec, data_root: str | Path | None = None) -> dict[str,
         "recipe": _digest(recipe),
         "model": _digest([spec.recipe.model, spec.kind, spec.model_options]),
         "seed": str(spec.seed),
-        "data": _digest([data_fingerprint(d, spec.profile, data_root)
+        "data": _digest([data_fingerprint(d, spec.profile, data_root, spec.world)
                          for d in (spec.source, *spec.targets)]),
         "code": code_fingerprint(),
     }
