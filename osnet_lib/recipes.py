@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from osnet_lib.deploy import BACKENDS
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -132,6 +134,15 @@ class Recipe:
     temperature_every: int = 20
     temperature_min: float = 1.7
     mc_samples: int = 1
+    # how the run executes (the Trainer's fast paths; ``benchmarks/bench_train.py`` measures them).
+    # Each keeps a run reproducible (same seed, same result; a resumed run ends as an
+    # uninterrupted one) on its own path, but float rounding differs from path to path.
+    channels_last: bool = True  # train in the NHWC memory format (oneDNN's and cuDNN's own)
+    torch_compile: bool = False  # torch.compile the model for training (inductor)
+    autocast_bf16: bool = False  # bfloat16 autocast of forward passes on the CPU
+    cache_images: bool = True  # decode each training image once per run, not every epoch
+    eval_backend: str = "inference_mode"  # feature extraction on the CPU: an osnet_lib.deploy
+    # backend ("eager" is the model as it trains)
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +173,11 @@ class Recipe:
             raise ValueError(f"milestones must be increasing positive epochs, got {self.milestones}")
         if self.temperature is not None and not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {self.temperature!r}")
+        for name in ("channels_last", "torch_compile", "autocast_bf16", "cache_images"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.eval_backend not in BACKENDS:
+            raise ValueError(f"eval_backend={self.eval_backend!r} is not one of {BACKENDS}")
 
     # -- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

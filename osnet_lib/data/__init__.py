@@ -7,7 +7,8 @@
   world (``synthetic``) and your own data (``custom_folder``, ``custom_csv``; see
   :mod:`osnet_lib.data.custom`).
 - :func:`combine_datasets`: one training set over several sources (Appendix A).
-- :class:`ImageDataset`: images and labels for a ``DataLoader``.
+- :class:`ImageDataset`: images and labels for a ``DataLoader``; :class:`DecodedImageDataset`:
+  the same with every image decoded once (training reads each image every epoch).
 - :func:`build_transforms`, :class:`RandomPatch`: augmentation (Sec. 4.1, footnote 6).
 
 Example::
@@ -18,6 +19,7 @@ Example::
     train_set = ImageDataset(ds.train, train_tf)
 """
 
+from .cache import DecodedImageDataset
 from .cuhk03 import convert_cuhk03
 from .custom import custom_csv, custom_folder
 from .image_dataset import ImageDataset, read_image
@@ -38,6 +40,7 @@ __all__ = [
     "AUGMENTATIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "DecodedImageDataset",
     "ImageDataset",
     "ImageRecord",
     "RandomPatch",
