@@ -14,6 +14,16 @@
 Determinism: with the same seed on the CPU two runs give identical weights and metrics, and a run
 interrupted and resumed from its last checkpoint ends exactly as an uninterrupted one, because
 every epoch re-seeds all random generators from ``(seed, epoch)`` and rebuilds its data pipeline.
+
+Speed on a CPU: the recipe's execution fields pick the path (:class:`~osnet_lib.recipes.Recipe`):
+``channels_last`` (on by default: oneDNN's native layout, the largest gain for OSNet's many
+depthwise and 1x1 convolutions), ``cache_images`` (on: each training image decoded once per run,
+which gives the same batches), ``eval_backend`` (``"inference_mode"``: evaluation features from
+the BatchNorm-folded channels-last model of :mod:`osnet_lib.deploy`), ``autocast_bf16`` and
+``torch_compile`` (off). The guarantees above hold on each path; the path is part of the recipe,
+so a checkpoint resumes on its own path only. ``recipe.replace(channels_last=False,
+cache_images=False, eval_backend="eager")`` is the plain eager trainer.
+``benchmarks/bench_train.py`` measures every path.
 """
 
 import contextlib
@@ -292,8 +302,8 @@ class Trainer:
         eval_sets: datasets to evaluate on, by name (default: ``{train_set.name: train_set}``).
             Several names give cross-domain results (train on A, test on B).
         seed: seeds model initialisation, data order and augmentation.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; on CUDA, mixed precision (``amp``) and the
-            channels-last memory format are used unless turned off.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; on CUDA, mixed precision (``amp``) is used
+            unless turned off; the memory format and other paths follow the recipe.
         model_options: keyword options for :func:`osnet_lib.models.build_model` (e.g. ``T=1``).
         model: a ready model to train instead of ``build_model(recipe.model, ...)`` (the
             search passes its supernet); its classifier must match the training identities.

@@ -77,7 +77,8 @@ PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
     "cpu": Profile(
         "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
         world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,
-        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12}),
+        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12},
+        num_workers=0),
     "paper": Profile(
         "paper", "the paper's exact recipes, for real datasets on a GPU", world="cpu"),
 })
