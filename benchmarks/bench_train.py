@@ -7,7 +7,9 @@ on the ``market`` domain of the synthetic ``cpu`` world:
 - ``eager``: the Trainer as it was before its fast paths (NCHW, no compile, float32, images
   decoded every epoch by two loader workers, features extracted by the eager model);
 - ``fast``: the Trainer with the recipe's defaults (``channels_last``, ``cache_images``,
-  ``eval_backend``, ... see :class:`osnet_lib.recipes.Recipe`);
+  ``eval_backend``, ... see :class:`osnet_lib.recipes.Recipe`); ``fast_bf16`` and
+  ``fast_compile`` add ``autocast_bf16`` or ``torch_compile`` (``--variants`` picks; compiling
+  takes minutes on a small CPU the first time; inductor's on-disk cache shortens later runs);
 - ``bound``: the eager pure-compute bound, training steps on random tensors held in memory
   (no data, no evaluation), and ``bound_fast`` the same on the fast path's memory format and
   precision;
@@ -43,6 +45,7 @@ import json
 import logging
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +72,10 @@ EAGER = dict(channels_last=False, torch_compile=False, autocast_bf16=False, cach
 #: name -> (model, model options)
 CONFIGS = {"x0_25-T4": ("osnet_x0_25", {"T": 4}), "x0_25-T1": ("osnet_x0_25", {"T": 1}),
            "x1_0-T4": ("osnet_x1_0", {"T": 4})}
-VARIANTS = ("eager", "fast", "bound", "bound_fast")
+#: variant -> the recipe fields it sets (``bound*``: random tensors on that variant's path)
+VARIANTS = {"eager": EAGER, "fast": {}, "fast_bf16": {"autocast_bf16": True},
+            "fast_compile": {"torch_compile": True}, "bound": EAGER, "bound_fast": {}}
+DEFAULT_VARIANTS = ("eager", "fast", "fast_bf16", "bound", "bound_fast")
 ARRANGEMENTS = ("1x2", "2x1")  # processes x threads
 
 
@@ -99,9 +105,8 @@ def dataset(root: Path, train_images: int, eval_images: int) -> tuple[ReIDDatase
 
 
 def recipe_for(spec: dict) -> Any:
-    over = EAGER if spec["variant"] in ("eager", "bound") else {}
     return get_recipe("scratch", "cpu", model=CONFIGS[spec["config"]][0],
-                      epochs=spec["epochs"], **over)
+                      epochs=spec["epochs"], **VARIANTS[spec["variant"]])
 
 
 class TimedTrainer(Trainer):
@@ -130,15 +135,16 @@ def measure_run(spec: dict) -> dict:
         res = trainer.fit()
         fit = time.perf_counter() - start - setup
     epochs = [h["seconds"] for h in res["history"]]
+    trained = len(ds.train) // recipe.batch_size * recipe.batch_size  # drop_last
     rest = fit - sum(epochs) - trainer.eval_seconds
     t_scale = counts["train_all"] / counts["train_used"]
     e_scale = counts["eval_all"] / counts["eval_used"]
-    epoch = sum(epochs) / len(epochs)
+    epoch = sum(epochs) / len(epochs) * counts["train_used"] / trained  # per used image
     whole = (setup + full_epochs * epoch * t_scale + trainer.eval_seconds * e_scale
              + rest * t_scale)
     return {**spec, **counts, "full_epochs": full_epochs, "setup_s": setup, "epoch_s": epochs,
             "eval_s": trainer.eval_seconds, "rest_s": rest, "whole_run_s": whole,
-            "train_images_per_s": counts["train_used"] / epoch,
+            "train_images_per_s": trained / epoch,
             "images_per_s": full_epochs * counts["train_all"] / whole,
             "rank1": res["metrics"][ds.name]["rank1"], "load": [load0, load()]}
 
@@ -333,8 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-images", type=int, default=None,
                    help="query+gallery images of a shortened x0.25 run (0: all; x1.0: 1/16)")
     p.add_argument("--configs", default=",".join(CONFIGS))
-    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                   help=f"some of {', '.join(VARIANTS)} (default: %(default)s)")
     p.add_argument("--arrangements", default=",".join(ARRANGEMENTS))
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat every measurement, in reversed order every other round; the "
+                        "table shows the median over rounds (a shared machine's load varies)")
     p.add_argument("--bound-steps", type=int, default=None, help="steps of a bound measurement")
     p.add_argument("--ops", action="store_true", help="also the profiler splits")
     p.add_argument("--output", default=None, help="JSON file (default: results/train_cpu/)")
@@ -343,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.run_one:
         print(json.dumps(run_one(json.loads(args.run_one))))
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     root = Path(args.root)
     if not (root / "market").is_dir():
         raise SystemExit(f"no synthetic cpu world at {root}; generate it with "
@@ -358,21 +368,23 @@ def main(argv: list[str] | None = None) -> int:
         "shortened": {"epochs": args.epochs, "train_images": train_n or "all",
                       "eval_images": eval_n or "all"},
         "results": [], "ops": {}, "epoch_split": {}}
+    variants = [v for v in args.variants.split(",") if v]
     for config in args.configs.split(","):
         small = config.startswith("x1_0")
-        for arrangement in args.arrangements.split(","):
-            for variant in args.variants.split(","):
+        for rnd, arrangement, variant in (
+                (rnd, a, v) for rnd in range(args.rounds) for a in args.arrangements.split(",")
+                for v in (variants if rnd % 2 == 0 else variants[::-1])):
                 spec = {"config": config, "variant": variant, "root": str(root),
                         "epochs": args.epochs,
-                        "train_images": (train_n or 12081) // 16 if small else train_n,
-                        "eval_images": (eval_n or 16391) // 16 if small else eval_n,
+                        "train_images": max(256, (train_n or 12081) // 16) if small else train_n,
+                        "eval_images": max(256, (eval_n or 16391) // 16) if small else eval_n,
                         "steps": max(2, bound_steps // (4 if small else 1))}
-                res = launch(spec, arrangement)
-                log.info("%-9s %-10s %s  %7.1f images/s  (load %s)", config, variant,
-                         arrangement, res["images_per_s"], [r["load"] for r in res["runs"]])
+                res = {**launch(spec, arrangement), "round": rnd}
+                log.info("%-9s %-12s %s  %7.1f images/s  (round %d, load %s)", config, variant,
+                         arrangement, res["images_per_s"], rnd, [r["load"] for r in res["runs"]])
                 record["results"].append(res)
         if args.ops:
-            for variant in ("eager", "fast"):
+            for variant in ("eager", "fast", "fast_bf16"):
                 key = f"{config}/{variant}"
                 record["ops"][key] = profile_ops(config, variant, 2 if small else 4, 1)
                 record["epoch_split"][key] = epoch_split(root, config, variant,
@@ -394,13 +406,16 @@ def table(record: dict) -> None:
     s = record["shortened"]
     print(f"\nwhole cpu scratch run (12 epochs + evaluation), images/s; shortened runs of "
           f"{s['epochs']} epoch(s) on {s['train_images']} training and {s['eval_images']} "
-          f"evaluation images (x1.0: 1/16) stood in, extrapolated")
-    by = {(r["config"], r["variant"], r["arrangement"]): r["images_per_s"]
-          for r in record["results"]}
-    print(f"{'config':10} {'variant':11} {'1x2':>8} {'2x1':>8} {'x eager 1x2':>12} "
-          f"{'best/bound':>11}")
+          f"evaluation images (x1.0: 1/16, at least 256) stood in, extrapolated")
+    rounds = defaultdict(list)
+    for r in record["results"]:
+        rounds[(r["config"], r["variant"], r["arrangement"])].append(r["images_per_s"])
+    by = {k: statistics.median(v) for k, v in rounds.items()}
+    print(f"{'config':10} {'variant':12} {'1x2':>8} {'2x1':>8} {'x eager':>8} "
+          f"{'x bound':>8}   (ratios: best arrangement over eager's and bound's best)")
     for config in dict.fromkeys(r["config"] for r in record["results"]):
-        base = by.get((config, "eager", "1x2"))
+        base = max((v for (c, var, _), v in by.items() if c == config and var == "eager"),
+                   default=None)
         bound = max((v for (c, var, _), v in by.items() if c == config and var == "bound"),
                     default=None)
         for variant in VARIANTS:
@@ -410,9 +425,9 @@ def table(record: dict) -> None:
             best = max(v for v in vals if v is not None)
             ratio = f"{best / base:.2f}" if base else "-"
             vs_bound = f"{best / bound:.2f}" if bound else "-"
-            print(f"{config:10} {variant:11} " + " ".join(
+            print(f"{config:10} {variant:12} " + " ".join(
                 f"{v:8.1f}" if v is not None else f"{'-':>8}" for v in vals)
-                + f" {ratio:>12} {vs_bound:>11}")
+                + f" {ratio:>8} {vs_bound:>8}")
     m = record["machine"]
     print(f"load average (1 min): {m['load_at_start']} at start, {m.get('load_at_end')} at end")
 
