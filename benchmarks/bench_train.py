@@ -392,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                 log.info("%s ops %s\n%s epoch ms/image %s", key, record["ops"][key], key,
                          record["epoch_split"][key])
     record["machine"]["load_at_end"] = load()
+    for res in record["results"]:  # the world's folder relative to the repository
+        for one in res["runs"]:
+            one["root"] = os.path.relpath(one["root"], WORLD.parents[2])
     table(record)
     out = Path(args.output) if args.output else RESULTS / (
         f"bench_train{'_quick' if args.quick else ''}.json")
