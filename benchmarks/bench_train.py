@@ -331,14 +331,16 @@ def epoch_split(root: Path, config: str, variant: str, batches: int, threads: in
 # -- the study -------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a couple of minutes: small subsets")
+    p.add_argument("--quick", action="store_true",
+                   help="a couple of minutes: x0.25 T=4 only, on 512 training and evaluation images")
     p.add_argument("--root", default=str(WORLD), help="the synthetic cpu world (%(default)s)")
     p.add_argument("--epochs", type=int, default=1, help="epochs the shortened runs train")
     p.add_argument("--train-images", type=int, default=None,
                    help="training images of a shortened x0.25 run (0: all; x1.0: 1/16)")
     p.add_argument("--eval-images", type=int, default=None,
                    help="query+gallery images of a shortened x0.25 run (0: all; x1.0: 1/16)")
-    p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--configs", default=None,
+                   help=f"some of {', '.join(CONFIGS)} (default: all; --quick: x0_25-T4)")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"some of {', '.join(VARIANTS)} (default: %(default)s)")
     p.add_argument("--arrangements", default=",".join(ARRANGEMENTS))
@@ -369,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
                       "eval_images": eval_n or "all"},
         "results": [], "ops": {}, "epoch_split": {}}
     variants = [v for v in args.variants.split(",") if v]
-    for config in args.configs.split(","):
+    configs = args.configs or ("x0_25-T4" if args.quick else ",".join(CONFIGS))
+    for config in configs.split(","):
         small = config.startswith("x1_0")
         for rnd, arrangement, variant in (
                 (rnd, a, v) for rnd in range(args.rounds) for a in args.arrangements.split(",")
