@@ -14,6 +14,16 @@
 Determinism: with the same seed on the CPU two runs give identical weights and metrics, and a run
 interrupted and resumed from its last checkpoint ends exactly as an uninterrupted one, because
 every epoch re-seeds all random generators from ``(seed, epoch)`` and rebuilds its data pipeline.
+
+Speed on a CPU: the recipe's execution fields pick the path (:class:`~osnet_lib.recipes.Recipe`):
+``channels_last`` (on by default: oneDNN's native layout, the largest gain for OSNet's many
+depthwise and 1x1 convolutions), ``cache_images`` (on: each training image decoded once per run,
+which gives the same batches), ``eval_backend`` (``"inference_mode"``: evaluation features from
+the BatchNorm-folded channels-last model of :mod:`osnet_lib.deploy`), ``autocast_bf16`` and
+``torch_compile`` (off). The guarantees above hold on each path; the path is part of the recipe,
+so a checkpoint resumes on its own path only. ``recipe.replace(channels_last=False,
+cache_images=False, eval_backend="eager")`` is the plain eager trainer.
+``benchmarks/bench_train.py`` measures every path.
 """
 
 import contextlib
@@ -22,7 +32,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -35,8 +45,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from osnet_lib.data import ImageDataset, ReIDDataset, build_transforms
+from osnet_lib.data import DecodedImageDataset, ImageDataset, ReIDDataset, build_transforms
 from osnet_lib.data.records import ImageRecord
+from osnet_lib.deploy import optimize_for_inference
 from osnet_lib.metrics import ReIDResult, evaluate
 from osnet_lib.models import OSNet, build_model
 from osnet_lib.provenance import atomic_write, exclusive_lock, provenance, write_json_atomic
@@ -216,11 +227,14 @@ def extract_features(
     flip: bool = False,
     num_workers: int = 0,
     progress: bool = False,
+    embed: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Features:
     """512-d fc embeddings (Sec. 4.1) of images, in eval mode without autograd.
 
     ``records`` are :class:`ImageRecord` s or plain image paths (labels then are -1). With
-    ``flip=True`` each embedding is the mean of the image's and its mirror image's. The model
+    ``flip=True`` each embedding is the mean of the image's and its mirror image's. ``embed``
+    maps a batch ``(B, 3, H, W)`` to its embeddings ``(B, D)`` in place of ``model.embed``
+    (e.g. an :func:`osnet_lib.deploy.optimize_for_inference` extractor of ``model``). The model
     runs in eval mode (:func:`osnet_lib.utils.eval_mode`), so an image's embedding does not
     depend on the batch it falls in, and its previous mode is restored.
 
@@ -237,13 +251,14 @@ def extract_features(
     net = _unwrap(model)
     loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size,
                         shuffle=False, num_workers=num_workers)
+    embed = embed or net.embed
     chunks = []
     with eval_mode(net):
         for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
             imgs = batch["img"].to(device)
-            emb = net.embed(imgs)
+            emb = embed(imgs)
             if flip:
-                emb = (emb + net.embed(imgs.flip(3))) / 2
+                emb = (emb + embed(imgs.flip(3))) / 2
             chunks.append(emb.float().cpu())
     return Features(torch.cat(chunks), np.array([r.pid for r in records]),
                     np.array([r.camid for r in records]), [r.path for r in records])
@@ -260,11 +275,30 @@ def evaluate_model(
     batch_size: int = 128,
     num_workers: int = 0,
     max_rank: int = 50,
+    backend: str = "eager",
 ) -> ReIDResult:
-    """Rank the gallery for every query of ``dataset`` and score it (CMC, mAP, mINP)."""
+    """Rank the gallery for every query of ``dataset`` and score it (CMC, mAP, mINP).
+
+    ``backend``: ``"eager"`` runs ``model.embed``; any other of :data:`osnet_lib.deploy.BACKENDS`
+    extracts the features with that CPU backend of
+    :func:`~osnet_lib.deploy.optimize_for_inference` (BatchNorm folded, ...), built once here
+    from ``model`` (CPU only: a ValueError on another device)."""
     _, test_tf = build_transforms(height, width)
+    embed = None
+    if backend != "eager":
+        if resolve_device(device).type != "cpu":
+            raise ValueError(f"backend={backend!r} runs on the CPU; use backend='eager' on "
+                             f"{resolve_device(device)}")
+        net = _unwrap(model)
+        was_training = net.training
+        try:
+            embed = optimize_for_inference(net.eval(), backend,  # type: ignore[arg-type]
+                                           input_size=(height, width),
+                                           num_threads=torch.get_num_threads())
+        finally:
+            net.train(was_training)
     kw: dict[str, Any] = dict(batch_size=batch_size, device=device, flip=flip,
-                              num_workers=num_workers)
+                              num_workers=num_workers, embed=embed)
     q = extract_features(model, dataset.query, test_tf, **kw)
     g = extract_features(model, dataset.gallery, test_tf, **kw)
     return evaluate((q.features, g.features), q.pids, g.pids, q.camids, g.camids,
@@ -294,8 +328,8 @@ class Trainer:
         eval_sets: datasets to evaluate on, by name (default: ``{train_set.name: train_set}``).
             Several names give cross-domain results (train on A, test on B).
         seed: seeds model initialisation, data order and augmentation.
-        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; on CUDA, mixed precision (``amp``) and the
-            channels-last memory format are used unless turned off.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``; on CUDA, mixed precision (``amp``) is used
+            unless turned off; the memory format and other paths follow the recipe.
         model_options: keyword options for :func:`osnet_lib.models.build_model` (e.g. ``T=1``).
         model: a ready model to train instead of ``build_model(recipe.model, ...)`` (the
             search passes its supernet); its classifier must match the training identities.
@@ -367,7 +401,7 @@ class Trainer:
             report = load_pretrained(model, recipe.pretrained, load_classifier=False)
             log.info("%s", report)
         model.to(self.device)
-        if self.device.type == "cuda":
+        if recipe.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model: nn.Module = model
         if self.dist.world_size > 1:
@@ -386,9 +420,19 @@ class Trainer:
 
     # -- data --------------------------------------------------------------------------------------
     def _train_loader(self, epoch: int) -> DataLoader:
+        """This epoch's shuffled, augmented batches. With ``recipe.cache_images`` the training
+        images are decoded once per run (:class:`~osnet_lib.data.DecodedImageDataset`), which
+        gives the same batches as decoding them every epoch."""
         r = self.recipe
         train_tf, _ = build_transforms(r.height, r.width, augment=r.augment)
-        data = ImageDataset(self.train_set.train, train_tf)
+        data: ImageDataset | DecodedImageDataset
+        if r.cache_images:
+            if getattr(self, "_decoded", None) is None:
+                self._decoded = DecodedImageDataset(self.train_set.train, r.height, r.width,
+                                                    progress=self.progress)
+            data = self._decoded.with_transform(train_tf)
+        else:
+            data = ImageDataset(self.train_set.train, train_tf)
         per_process = max(1, r.batch_size // self.dist.world_size)
         generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
         sampler = None
@@ -492,13 +536,36 @@ class Trainer:
     def on_epoch_end(self, epoch: int, stats: dict[str, Any]) -> None:
         """Called after each training epoch with its statistics (may add entries)."""
 
+    def _training_model(self) -> nn.Module:
+        """The module a training step calls: ``self.model``, or with ``recipe.torch_compile``
+        its ``torch.compile`` form (built once per run; it shares the parameters; inductor
+        keeps its compiled artefacts on disk, ``TORCHINDUCTOR_CACHE_DIR``, so a later run
+        of the same model compiles in seconds)."""
+        if not self.recipe.torch_compile:
+            return self.model
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = torch.compile(self.model)
+        return self._compiled  # type: ignore[return-value]
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        """float16 autocast on CUDA with ``amp``, bfloat16 on the CPU with
+        ``recipe.autocast_bf16``, else nothing."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.recipe.autocast_bf16)
+
     def train_one_epoch(self, epoch: int) -> dict[str, float]:
         """One pass over the training set. With ``recipe.mc_samples = S > 1`` each batch is
-        forwarded S times and the gradients averaged (the Monte Carlo estimate of Eq. 12, 15)."""
+        forwarded S times and the gradients averaged (the Monte Carlo estimate of Eq. 12, 15).
+
+        The recipe's execution fields choose the path: ``channels_last`` (NHWC images and
+        weights), ``torch_compile``, ``autocast_bf16`` (CPU) and ``cache_images``."""
         r = self.recipe
         seed_everything(derive_seed(self.seed, epoch, 1))
         self.on_epoch_start(epoch)
         loader = self._train_loader(epoch)
+        model = self._training_model()
         self.model.train()
         total, correct, loss_sum, batches = 0, 0, 0.0, 0
         start = time.perf_counter()
@@ -507,13 +574,13 @@ class Trainer:
                        leave=False)
             for batch in bar:
                 imgs = batch["img"].to(self.device, non_blocking=True)
-                if self.device.type == "cuda":
+                if r.channels_last:
                     imgs = imgs.contiguous(memory_format=torch.channels_last)
                 pids = batch["pid"].to(self.device, non_blocking=True)
                 self.optimizer.zero_grad(set_to_none=True)
                 for _ in range(r.mc_samples):
-                    with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
-                        logits = self.model(imgs)
+                    with self._autocast():
+                        logits = model(imgs)
                         loss = label_smoothing_loss(logits.float(), pids, r.label_smoothing)
                     self.scaler.scale(loss / r.mc_samples).backward()
                 self.scaler.step(self.optimizer)
@@ -532,15 +599,18 @@ class Trainer:
         return stats
 
     def evaluate(self) -> dict[str, dict[str, Any]]:
-        """Evaluate on every evaluation set (main process only). The per-query outcomes of this
+        """Evaluate on every evaluation set (main process only); on the CPU the features come
+        from the ``recipe.eval_backend`` backend of
+        :func:`osnet_lib.deploy.optimize_for_inference`. The per-query outcomes of this
         evaluation are kept in ``self.last_per_query`` (by set name) for paired statistics."""
         r = self.recipe
+        backend = r.eval_backend if self.device.type == "cpu" else "eager"
         results = {}
         self.last_per_query: dict[str, Any] = {}
         for name, data in self.eval_sets.items():
             res = evaluate_model(self.net, data, r.height, r.width, flip=r.flip_eval,
                                  distance=r.distance, device=self.device,
-                                 num_workers=r.num_workers)
+                                 num_workers=r.num_workers, backend=backend)
             results[name] = res.as_dict()
             self.last_per_query[name] = res.per_query
             log.info("%s: %s", name, res)

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from osnet_lib.deploy import BACKENDS
 from osnet_lib.models import model_name, parse_model_name
 from osnet_lib.utils import check_finite
 
@@ -87,7 +88,8 @@ PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
     "cpu": Profile(
         "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
         world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,
-        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12}),
+        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12},
+        num_workers=0),
     "paper": Profile(
         "paper", "the paper's exact recipes, for real datasets on a GPU", world="cpu"),
 })
@@ -144,6 +146,15 @@ class Recipe:
     temperature_every: int = 20
     temperature_min: float = 1.7
     mc_samples: int = 1
+    # how the run executes (the Trainer's fast paths; ``benchmarks/bench_train.py`` measures them).
+    # Each keeps a run reproducible (same seed, same result; a resumed run ends as an
+    # uninterrupted one) on its own path, but float rounding differs from path to path.
+    channels_last: bool = True  # train in the NHWC memory format (oneDNN's and cuDNN's own)
+    torch_compile: bool = False  # torch.compile the model for training (inductor)
+    autocast_bf16: bool = False  # bfloat16 autocast of forward passes on the CPU
+    cache_images: bool = True  # decode each training image once per run, not every epoch
+    eval_backend: str = "inference_mode"  # feature extraction on the CPU: an osnet_lib.deploy
+    # backend ("eager" is the model as it trains)
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -187,6 +198,11 @@ class Recipe:
                 f"milestones must be increasing positive epochs, got {self.milestones}")
         if self.temperature is not None:
             check_finite("temperature", self.temperature, low=0, low_open=True)
+        for name in ("channels_last", "torch_compile", "autocast_bf16", "cache_images"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.eval_backend not in BACKENDS:
+            raise ValueError(f"eval_backend={self.eval_backend!r} is not one of {BACKENDS}")
 
     # -- (de)serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

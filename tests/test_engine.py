@@ -224,3 +224,90 @@ def test_cli_eval_features_and_rank(tiny_market, tmp_path):
         main(["features", *common, "--images", str(tmp_path / "nothing"), "--output", "x.npy"])
     with pytest.raises(SystemExit, match="key=value"):
         main(["train", "--dataset", "market1501", "--output", str(tmp_path), "--set", "epochs"])
+
+
+# -- the execution paths of the recipe (channels_last, torch_compile, autocast_bf16, ...) --------
+#: Each path's recipe fields; "default" is the recipe as it is (the fast path on the CPU),
+#: "eager" the trainer before its fast paths.
+PATHS = {
+    "eager": dict(channels_last=False, cache_images=False, eval_backend="eager"),
+    "bf16": dict(autocast_bf16=True),
+    "compile": dict(torch_compile=True),
+}
+
+
+@pytest.mark.parametrize("path", [
+    "eager", "bf16", pytest.param("compile", marks=pytest.mark.slow)])
+def test_each_path_is_reproducible_and_resumes_exactly(tiny, tmp_path, path):
+    recipe = _recipe(epochs=2, **PATHS[path])
+    full = Trainer(recipe, tiny, tmp_path / "a", seed=2, progress=False).fit()
+    same = Trainer(recipe, tiny, tmp_path / "b", seed=2, progress=False).fit()
+    _assert_same_weights(_weights(tmp_path / "a" / "model.pth"),
+                         _weights(tmp_path / "b" / "model.pth"))
+    assert same["metrics"] == full["metrics"]
+    part = Trainer(recipe, tiny, tmp_path / "c", seed=2, progress=False)
+    part.history.append(part.train_one_epoch(0))
+    save_checkpoint(part.checkpoint_path, part._state(1))
+    again = Trainer(recipe, tiny, tmp_path / "c", seed=2, progress=False)
+    resumed = again.fit(resume=True)
+    assert again.start_epoch == 1
+    _assert_same_weights(_weights(tmp_path / "a" / "model.pth"),
+                         _weights(tmp_path / "c" / "model.pth"))
+    assert resumed["metrics"] == full["metrics"]
+    # the path is part of the recipe: a checkpoint is resumed on its own path only
+    other = "eager" if path != "eager" else "bf16"
+    with pytest.raises(ValueError, match="another recipe"):
+        Trainer(_recipe(epochs=2, **PATHS[other]), tiny, tmp_path / "c", seed=2,
+                progress=False).resume()
+
+
+def test_decoding_images_once_trains_exactly_as_decoding_them_every_epoch(tiny, tmp_path):
+    for cache in (True, False):
+        Trainer(_recipe(epochs=2, cache_images=cache), tiny, tmp_path / str(cache), seed=1,
+                progress=False).fit()
+    _assert_same_weights(_weights(tmp_path / "True" / "model.pth"),
+                         _weights(tmp_path / "False" / "model.pth"))
+
+
+def test_each_path_reaches_the_network(tiny, tmp_path):
+    """channels_last puts the weights and the images in NHWC; autocast_bf16 runs the
+    convolutions in bfloat16; the eager path does neither."""
+    seen = {}
+    for name, over in (("eager", PATHS["eager"]), ("default", {}), ("bf16", PATHS["bf16"])):
+        trainer = Trainer(_recipe(epochs=1, **over), tiny, tmp_path / name, seed=0,
+                          progress=False)
+        stem = next(m for m in trainer.net.modules() if isinstance(m, torch.nn.Conv2d))
+
+        def look(module, args, out, name=name):
+            seen.setdefault(name, (args[0].is_contiguous(memory_format=torch.channels_last),
+                                   module.weight.is_contiguous(memory_format=torch.channels_last),
+                                   out.dtype))
+
+        hook = stem.register_forward_hook(look)
+        trainer.train_one_epoch(0)
+        hook.remove()
+    assert seen == {"eager": (False, False, torch.float32),
+                    "default": (True, True, torch.float32),
+                    "bf16": (True, True, torch.bfloat16)}
+
+
+def test_evaluation_backends_give_the_eager_features(tiny):
+    from osnet_lib.deploy import optimize_for_inference
+    from osnet_lib.engine import evaluate_model
+
+    torch.manual_seed(0)
+    model = build_model("osnet_x0_25", num_classes=8)
+    model.train()  # as the trainer leaves it: the backends evaluate a copy in eval mode
+    _, tf = build_transforms(64, 32)
+    eager = extract_features(model, tiny.query, tf)
+    assert model.training
+    fast = extract_features(model, tiny.query, tf, embed=optimize_for_inference(
+        model.eval(), "inference_mode", input_size=(64, 32)))
+    torch.testing.assert_close(fast.features, eager.features, atol=1e-5, rtol=1e-4)
+    model.train()
+    a = evaluate_model(model, tiny, 64, 32, device="cpu").as_dict()
+    b = evaluate_model(model, tiny, 64, 32, device="cpu", backend="inference_mode").as_dict()
+    assert model.training
+    assert a["rank1"] == b["rank1"] and a["mAP"] == pytest.approx(b["mAP"], abs=1e-6)
+    with pytest.raises(ValueError, match="unknown backend"):
+        evaluate_model(model, tiny, 64, 32, device="cpu", backend="tensorrt")

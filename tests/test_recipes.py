@@ -71,6 +71,7 @@ def test_yaml_round_trip_and_overrides(tmp_path):
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"milestones": (20, 10)}, "milestones"),
         ({"profile": "gpu"}, "unknown profile 'gpu'"),
+        ({"eval_backend": "tensorrt"}, "eval_backend='tensorrt' is not one of"),
     ],
 )
 def test_bad_recipe_fields_are_named(kwargs, match):
@@ -89,3 +90,10 @@ def test_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="YAML mapping"):
         Recipe.load(tmp_path / "list.yaml")
     assert set(list_recipes()) == {"scratch", "finetune", "cross_domain", "search"}
+
+
+def test_execution_fields_must_be_booleans():
+    with pytest.raises(TypeError, match="channels_last must be True or False, got 'yes'"):
+        Recipe("scratch", channels_last="yes")
+    with pytest.raises(TypeError, match="torch_compile must be True or False, got 1"):
+        get_recipe("scratch", "cpu", torch_compile=1)

@@ -8,7 +8,9 @@
   :mod:`osnet_lib.data.custom`).
 - :func:`combine_datasets`: one training set over several sources (Appendix A).
 - :class:`ImageDataset`: images and labels for a ``DataLoader``; :func:`read_image`, the one
-  image reader, and :func:`scan_images`, the one scanner of image folders.
+  image reader, and :func:`scan_images`, the one scanner of image folders;
+  :class:`DecodedImageDataset`: the same with every image decoded once (training reads each
+  image every epoch).
 - :func:`build_transforms`, :class:`RandomPatch`: augmentation (Sec. 4.1, footnote 6).
 
 Example::
@@ -19,6 +21,7 @@ Example::
     train_set = ImageDataset(ds.train, train_tf)
 """
 
+from .cache import DecodedImageDataset
 from .cuhk03 import convert_cuhk03
 from .custom import custom_csv, custom_folder
 from .image_dataset import (
@@ -53,6 +56,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "DecodedImageDataset",
     "ImageDataset",
     "ImageRecord",
     "ProtocolError",
