@@ -155,18 +155,15 @@ def measure_run(spec: dict) -> dict:
             "rank1": res["metrics"][ds.name]["rank1"], "load": [load0, load()]}
 
 
-def measure_bound(spec: dict) -> dict:
-    """Training steps on random tensors in memory: the pure-compute bound of a path."""
-    recipe = recipe_for(spec)
-    model_name, options = CONFIGS[spec["config"]]
-    seed_everything(spec["seed"])
-    model = build_model(model_name, 750, **options)
+def random_tensor_step(model: torch.nn.Module, recipe: Any, batch_size: int) -> Any:
+    """One training step of ``model`` on a fixed batch of random tensors in memory, on the
+    recipe's path (memory format, bf16 autocast): what the compute bound and the operator
+    profile time."""
     fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt).train()
     opt = build_optimizer(model, recipe)
-    x = torch.randn(recipe.batch_size, 3, recipe.height, recipe.width).contiguous(
-        memory_format=fmt)
-    y = torch.randint(0, 750, (recipe.batch_size,))
+    x = torch.randn(batch_size, 3, recipe.height, recipe.width).contiguous(memory_format=fmt)
+    y = torch.randint(0, 750, (batch_size,))
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -175,6 +172,16 @@ def measure_bound(spec: dict) -> dict:
         label_smoothing_loss(logits.float(), y).backward()
         opt.step()
 
+    return step
+
+
+def measure_bound(spec: dict) -> dict:
+    """Training steps on random tensors in memory: the pure-compute bound of a path."""
+    recipe = recipe_for(spec)
+    model_name, options = CONFIGS[spec["config"]]
+    seed_everything(spec["seed"])
+    model = build_model(model_name, 750, **options)
+    step = random_tensor_step(model, recipe, recipe.batch_size)
     for _ in range(2):
         step()
     load0, start = load(), time.perf_counter()
@@ -257,19 +264,7 @@ def profile_ops(config: str, variant: str, steps: int, threads: int) -> dict:
     recipe = recipe_for({"config": config, "variant": variant, "epochs": 1})
     model_name, options = CONFIGS[config]
     model = build_model(model_name, 750, **options)
-    fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt).train()
-    opt = build_optimizer(model, recipe)
-    x = torch.randn(64, 3, recipe.height, recipe.width).contiguous(memory_format=fmt)
-    y = torch.randint(0, 750, (64,))
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.autocast_bf16):
-            logits = model(x)
-        label_smoothing_loss(logits.float(), y).backward()
-        opt.step()
-
+    step = random_tensor_step(model, recipe, 64)
     step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(steps):

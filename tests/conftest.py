@@ -111,3 +111,15 @@ def randomise_norms(module, seed: int = 0):
             elif isinstance(m, StaticGate):
                 m.logits.copy_(torch.randn(m.logits.shape, generator=g))
     return module
+
+
+def tree_hash(root: Path) -> str:
+    """A hash of every file below ``root``, names and bytes: equal trees, equal hashes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

@@ -1,6 +1,5 @@
 """The synthetic re-ID world: layout, determinism, ground truth, protocol and errors."""
 
-import hashlib
 import importlib
 import json
 import os
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tree_hash
 from PIL import Image
 
 from osnet_lib.recipes import PROFILE_TABLE, get_profile
@@ -54,13 +54,6 @@ def world(tmp_path_factory) -> Path:
                           progress=False)
 
 
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

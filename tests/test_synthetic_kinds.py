@@ -1,7 +1,6 @@
 """Kinds of synthetic world (``default``, ``omni``, ``control``): recipe, folders, determinism,
 the properties the design states (book/worlds.md) and the colour calibration, at the quick size."""
 
-import hashlib
 import importlib
 import json
 from collections import Counter, defaultdict
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tree_hash
 from PIL import Image
 
 from osnet_lib.baselines import ColourHistogram, histogram_distance
@@ -45,13 +45,6 @@ OMNI_VARIED = ("stripe_period", "logo_shape", "back_mark")
 BOOKKEEPING = ("key", "family", "varied_cue")
 
 
-def tree_hash(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
