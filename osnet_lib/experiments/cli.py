@@ -83,7 +83,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     frame = run_study(study, args.profile, _store(args), jobs=args.jobs, arms=args.arms,
                       seeds=args.seeds, data_root=args.data_root, device=args.device,
-                      retrain_stale=args.retrain_stale, progress=not args.quiet)
+                      retrain_stale=args.retrain_stale, progress=not args.quiet,
+                      threads=args.threads)
     print(summary_table(frame))
     return 0
 
@@ -133,6 +134,9 @@ def add_study_parser(sub: Any) -> None:
     _selection(r)
     r.add_argument("--jobs", type=int, default=None,
                    help="runs at once, one process each (default: one per CPU core, one on a GPU)")
+    r.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: the CPU cores divided among the jobs; "
+                        "give 1 when other processes share the machine)")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda (default %(default)s)")
     r.add_argument("--retrain-stale", action="store_true",
                    help="retrain runs whose recipe, data or code changed")
