@@ -51,6 +51,10 @@ class Profile:
         batch_size: the largest batch a recipe keeps (None: the paper's).
         epochs: epochs of each named recipe (None: the paper's); milestones, the classifier-only
             phase and the search's temperature steps scale with them.
+        scheduler: the learning-rate schedule that replaces the paper's step schedule
+            (``multistep``) at this scale (None: keep it). A step schedule scaled to a few
+            epochs cuts the rate before the network has learned (``cosine`` keeps it high for
+            longer and ends at zero); recipes that already anneal keep their own.
         num_workers: data-loading processes (None: the recipe's).
         study_seeds: at most this many seeds per arm of a study
             (:mod:`osnet_lib.experiments`; None: the study's own seeds).
@@ -67,6 +71,7 @@ class Profile:
     width: int | None = None
     batch_size: int | None = None
     epochs: Mapping[str, int] | None = None
+    scheduler: str | None = None
     num_workers: int | None = None
     study_seeds: int | None = None
     full_chapters: bool = True
@@ -83,13 +88,14 @@ PROFILE_TABLE: Mapping[str, Profile] = MappingProxyType({
     "quick": Profile(
         "quick", "seconds to a minute per chapter: CI, nbval, experiments run live and tiny",
         world="quick", model_width="x0_25", height=64, width=32, batch_size=16,
-        epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, num_workers=0,
-        study_seeds=2, full_chapters=False),
+        epochs={"scratch": 2, "finetune": 2, "cross_domain": 2, "search": 2}, scheduler="cosine",
+        num_workers=0, study_seeds=2, full_chapters=False),
     "cpu": Profile(
         "cpu", "what the rendered book shows: a laptop CPU; experiments read the committed store",
         world="cpu", model_width="x0_25", height=128, width=64, batch_size=64,
-        epochs={"scratch": 12, "finetune": 12, "cross_domain": 10, "search": 12},
-        num_workers=0),
+        # each recipe's epochs: the paper's x 30/350, rounded (one rule for every recipe)
+        epochs={"scratch": 30, "finetune": 21, "cross_domain": 9, "search": 10},
+        scheduler="cosine", num_workers=0),
     "paper": Profile(
         "paper", "the paper's exact recipes, for real datasets on a GPU", world="cpu"),
 })
@@ -281,6 +287,8 @@ def _scaled(recipe: Recipe, profile: str) -> Recipe:
         profile=profile, epochs=epochs, milestones=milestones,
         fixbase_epochs=min(recipe.fixbase_epochs, max(0, round(recipe.fixbase_epochs * factor))),
         temperature_every=max(1, round(recipe.temperature_every * factor)))
+    if p.scheduler is not None and recipe.scheduler == "multistep":
+        overrides.update(scheduler=p.scheduler, milestones=())
     if p.model_width is not None:
         overrides["model"] = model_name(parse_model_name(recipe.model).family, p.model_width)
     if p.height is not None:

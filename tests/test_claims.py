@@ -129,7 +129,9 @@ def test_per_query_scores_are_percentage_points():
 def test_claims_name_arms_of_their_study_and_the_papers_numbers():
     claim = get_claim("table5-omni-vs-single")
     assert claim.order == ("model1", "model9") and claim.paper == (57.1, 43.3)
-    assert len(claims_of("table5")) == 7 and set(CLAIMS) >= {"ain-ranking-duke"}
+    paper_claims = [c for c in claims_of("table5") if c.relative_to is None]
+    assert len(paper_claims) == 7 and set(CLAIMS) >= {"ain-ranking-duke"}
+    assert all(c.paper is not None for c in paper_claims)
     with pytest.raises(ValueError, match="two or more distinct arms"):
         Claim("x", "table5", ("model1",))
     with pytest.raises(ValueError, match="metric 'rank5'"):
@@ -138,3 +140,48 @@ def test_claims_name_arms_of_their_study_and_the_papers_numbers():
         Claim("x", "table5", ("model1", "model9"), paper=(1, 2, 3))
     with pytest.raises(ValueError, match="unknown claim"):
         get_claim("table9-x")
+
+
+def test_a_relative_claim_judges_the_difference_of_differences():
+    """A gap of 10 points here and 2 there: larger here (reproduced); the same gap in both
+    studies: inconclusive; a larger gap there: contradicted."""
+    here = _values([60.0, 61.0, 59.5], [50.0, 51.5, 49.0])  # A - B = 10, 9.5, 10.5
+    there = _values([52.0, 50.0, 51.0], [50.0, 48.5, 48.5])  # A - B = 2, 1.5, 2.5
+    c = compare("A", "B", here, "rank1", baseline=there)
+    assert c.verdict == "reproduced" and c.differences == pytest.approx((8.0, 8.0, 8.0))
+    same = compare("A", "B", here, "rank1",
+                   baseline=_values([61.0, 60.0, 58.0], [50.0, 51.0, 48.5]))
+    assert same.verdict == "inconclusive"
+    assert compare("A", "B", there, "rank1", baseline=here).verdict == "contradicted"
+    with pytest.raises(ValueError, match="in both studies"):
+        compare("A", "B", here, "rank1", baseline={"A": {7: 1.0}, "B": {7: 0.0}})
+
+
+def test_a_relative_claim_with_one_seed_bootstraps_each_test_set_on_its_own():
+    def pq(hit_rate, n, seed):
+        r = np.random.default_rng(seed)
+        return PerQuery(np.arange(n), np.where(r.random(n) < hit_rate, 0, 3), r.random(n))
+
+    here = {"A": pq(0.8, 900, 1), "B": pq(0.4, 900, 2)}  # +40 points
+    there = {"A": pq(0.55, 700, 3), "B": pq(0.5, 700, 4)}  # different queries, +5 points
+
+    def vals(t):
+        return {arm: {0: 100 * p.rank(1).mean()} for arm, p in t.items()}
+
+    c = compare("A", "B", vals(here), "rank1", lambda a, s: here[a], baseline=vals(there),
+                baseline_per_query=lambda a, s: there[a])
+    assert c.verdict == "reproduced" and c.method == "paired bootstrap over queries"
+    assert c.mean == pytest.approx(vals(here)["A"][0] - vals(here)["B"][0]
+                                   - vals(there)["A"][0] + vals(there)["B"][0])
+    flipped = compare("A", "B", vals(there), "rank1", lambda a, s: there[a],
+                      baseline=vals(here), baseline_per_query=lambda a, s: here[a])
+    assert flipped.verdict == "contradicted"
+
+
+def test_a_relative_claim_names_another_study_and_no_paper_numbers():
+    with pytest.raises(ValueError, match="another study"):
+        Claim("x", "table5", ("model1", "model9"), relative_to="table5")
+    with pytest.raises(ValueError, match="no paper numbers"):
+        Claim("x", "table5", ("model1", "model9"), paper=(1.0, 0.0), relative_to="table5-control")
+    claim = get_claim("omni-world-needs-omni-scale")
+    assert claim.relative_to == "table5-control" and claim.paper is None

@@ -253,6 +253,31 @@ def test_verdicts_are_read_from_the_store(reference):
         verdict(claim, "quick", Store(store.root / "empty"), study=TINY)
 
 
+def test_a_relative_verdict_reads_both_studies_from_the_store(reference, tmp_path):
+    import dataclasses
+    import shutil
+
+    from osnet_lib.experiments import Claim, verdict
+
+    store, _ = reference
+    copy = dataclasses.replace(TINY, name="tiny-copy")
+    claim = Claim("rel", "tiny", ("t4", "t1"), target="duke", relative_to="tiny-copy")
+    with pytest.raises(ValueError, match="no finished run .* of study 'tiny-copy'"):
+        verdict(claim, "quick", store, study=TINY, relative_study=copy)
+    with pytest.raises(ValueError, match="relative to study 'tiny-copy', not 'tiny'"):
+        verdict(claim, "quick", store, study=TINY, relative_study=TINY)
+    both = Store(tmp_path / "both")
+    shutil.copytree(store.root / "quick" / "tiny", both.root / "quick" / "tiny")
+    shutil.copytree(store.root / "quick" / "tiny", both.root / "quick" / "tiny-copy")
+    for run in (both.root / "quick" / "tiny-copy").glob("*/seed*/run.json"):
+        record = json.loads(run.read_text())
+        record["spec"]["study"] = "tiny-copy"  # the same runs, filed under the other study
+        run.write_text(json.dumps(record))
+    (c,) = verdict(claim, "quick", both, study=TINY, relative_study=copy).comparisons
+    # the same runs in both studies: no difference of differences, an interval around it
+    assert c.mean == pytest.approx(0.0) and c.low < 0 < c.high and c.verdict == "inconclusive"
+
+
 def test_the_study_command_lists_and_reports(tmp_path, capsys):
     from osnet_lib.__main__ import main
 

@@ -18,6 +18,10 @@ paper ranks them (two for "A beats B"), a metric, a target domain and the paper'
      difference averaged over the seeds. This interval says how far the difference could move
      with another test set of the same size, *not* with another training run; a verdict made
      this way says so (``method``).
+   A claim ``relative_to`` another study (:attr:`Claim.relative_to`) is about a difference of
+   differences: ``d_s = (A - B)_here - (A - B)_there`` for each seed both studies finished,
+   with the same t-interval over 3 or more seeds; with 1 or 2 seeds the two studies' queries
+   (different test sets) are bootstrapped each on their own.
 3. The verdict: **reproduced** when the interval excludes 0 on the paper's side,
    **contradicted** when it excludes 0 on the other side, **inconclusive** otherwise. An
    ordering of several arms is reproduced when every adjacent pair is, contradicted when any
@@ -56,6 +60,10 @@ class Claim:
             paper's setting has no counterpart here.
         source: where the paper says it (``"Table 5, models 1 and 9 (CUHK03)"``).
         statement: the claim in words.
+        relative_to: another study with the same arms, or None. When set, the claim is that
+            each pair's difference is *larger* in ``study`` than in ``relative_to`` (e.g. the
+            T = 4 advantage on the omni world against the control world); ``paper`` is then
+            None, since the paper measures no such contrast.
     """
 
     name: str
@@ -66,9 +74,14 @@ class Claim:
     paper: tuple[float, ...] | None = None
     source: str = ""
     statement: str = ""
+    relative_to: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(self.order))
+        if self.relative_to is not None and (self.relative_to == self.study
+                                             or self.paper is not None):
+            raise ValueError(f"claim {self.name!r}: relative_to must name another study, and "
+                             "a relative claim has no paper numbers")
         if len(self.order) < 2 or len(set(self.order)) != len(self.order):
             raise ValueError(f"claim {self.name!r}: order needs two or more distinct arms, got "
                              f"{self.order}")
@@ -165,23 +178,11 @@ def seed_interval(differences: Sequence[float],
     return mean, float(low), float(high)
 
 
-def query_bootstrap_interval(
-    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-    confidence: float = CONFIDENCE,
-    n_resamples: int = 2000,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Mean difference and percentile interval of a paired bootstrap over queries.
-
-    ``pairs`` holds, per seed, the per-query scores of the two arms, aligned (the same queries
-    in the same order). Each resample draws the queries of every seed with replacement, the same
-    draw for both arms, and averages the seeds' mean differences.
-    """
+def _bootstrap_means(pairs: Sequence[tuple[np.ndarray, np.ndarray]], n_resamples: int,
+                     rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """The mean paired difference over seeds and its ``n_resamples`` bootstrap replicates."""
     if not pairs:
         raise ValueError("no seeds to compare")
-    if not isinstance(n_resamples, int) or n_resamples < 100:
-        raise ValueError(f"n_resamples must be an integer >= 100, got {n_resamples!r}")
-    rng = np.random.default_rng(seed)
     diffs = []
     for a, b in pairs:
         a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -189,12 +190,35 @@ def query_bootstrap_interval(
             raise ValueError(f"per-query scores must be two 1-D arrays of one length, got "
                              f"{a.shape} and {b.shape}")
         diffs.append(a - b)
-    mean = float(np.mean([d.mean() for d in diffs]))
     boot = np.zeros(n_resamples)
     for d in diffs:
         idx = rng.integers(0, d.size, size=(n_resamples, d.size))
         boot += d[idx].mean(axis=1)
-    boot /= len(diffs)
+    return float(np.mean([d.mean() for d in diffs])), boot / len(diffs)
+
+
+def query_bootstrap_interval(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    confidence: float = CONFIDENCE,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    baseline: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> tuple[float, float, float]:
+    """Mean difference and percentile interval of a paired bootstrap over queries.
+
+    ``pairs`` holds, per seed, the per-query scores of the two arms, aligned (the same queries
+    in the same order). Each resample draws the queries of every seed with replacement, the same
+    draw for both arms, and averages the seeds' mean differences. With ``baseline`` (the same
+    for another study, whose queries are another test set) the interval is that of the
+    difference of the two mean differences, each study's queries drawn on their own.
+    """
+    if not isinstance(n_resamples, int) or n_resamples < 100:
+        raise ValueError(f"n_resamples must be an integer >= 100, got {n_resamples!r}")
+    rng = np.random.default_rng(seed)
+    mean, boot = _bootstrap_means(pairs, n_resamples, rng)
+    if baseline is not None:
+        base_mean, base_boot = _bootstrap_means(baseline, n_resamples, rng)
+        mean, boot = mean - base_mean, boot - base_boot
     alpha = (1 - confidence) / 2
     low, high = np.quantile(boot, [alpha, 1 - alpha])
     return mean, float(low), float(high)
@@ -211,27 +235,46 @@ def per_query_scores(pq: PerQuery, metric: str) -> np.ndarray:
 
 def compare(better: str, worse: str, values: Mapping[str, Mapping[int, float]], metric: str,
             per_query: Callable[[str, int], PerQuery] | None = None,
-            paper_difference: float | None = None, confidence: float = CONFIDENCE) -> Comparison:
+            paper_difference: float | None = None, confidence: float = CONFIDENCE,
+            baseline: Mapping[str, Mapping[int, float]] | None = None,
+            baseline_per_query: Callable[[str, int], PerQuery] | None = None) -> Comparison:
     """Judge ``better`` > ``worse`` from per-seed metric values (percentage points) of each arm;
-    ``per_query(arm, seed)`` gives the queries for the bootstrap of 1-2 seeds."""
-    seeds = tuple(sorted(set(values.get(better, {})) & set(values.get(worse, {}))))
+    ``per_query(arm, seed)`` gives the queries for the bootstrap of 1-2 seeds. With
+    ``baseline`` (the same arms' values in another study, and ``baseline_per_query``), judge
+    instead whether the difference is larger here than there, seed by seed."""
+    tables = [values] if baseline is None else [values, baseline]
+    seeds = tuple(sorted(set.intersection(*(set(t.get(arm, {})) for t in tables
+                                            for arm in (better, worse)))))
     if not seeds:
-        raise ValueError(f"arms {better!r} and {worse!r} share no finished seed")
-    d = [values[better][s] - values[worse][s] for s in seeds]
+        where = "" if baseline is None else " in both studies"
+        raise ValueError(f"arms {better!r} and {worse!r} share no finished seed{where}")
+
+    def diffs(t: Mapping[str, Mapping[int, float]]) -> list[float]:
+        return [t[better][s] - t[worse][s] for s in seeds]
+
+    d = diffs(values)
+    if baseline is not None:
+        d = [x - y for x, y in zip(d, diffs(baseline), strict=True)]
     if len(seeds) >= 3:
         mean, low, high = seed_interval(d, confidence)
         method = "t over seeds"
     else:
-        if per_query is None:
-            raise ValueError(f"{len(seeds)} seed(s): the per-query outcomes are needed")
-        pairs = []
-        for s in seeds:
-            a, b = per_query(better, s), per_query(worse, s)
-            if not np.array_equal(a.index, b.index):
-                raise ValueError(f"seed {s}: arms {better!r} and {worse!r} were scored on "
-                                 "different queries")
-            pairs.append((per_query_scores(a, metric), per_query_scores(b, metric)))
-        mean, low, high = query_bootstrap_interval(pairs, confidence)
+        def query_pairs(pq: Callable[[str, int], PerQuery] | None
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+            if pq is None:
+                raise ValueError(f"{len(seeds)} seed(s): the per-query outcomes are needed")
+            pairs = []
+            for s in seeds:
+                a, b = pq(better, s), pq(worse, s)
+                if not np.array_equal(a.index, b.index):
+                    raise ValueError(f"seed {s}: arms {better!r} and {worse!r} were scored on "
+                                     "different queries")
+                pairs.append((per_query_scores(a, metric), per_query_scores(b, metric)))
+            return pairs
+
+        base_pairs = None if baseline is None else query_pairs(baseline_per_query)
+        mean, low, high = query_bootstrap_interval(query_pairs(per_query), confidence,
+                                                   baseline=base_pairs)
         method = "paired bootstrap over queries"
     return Comparison(better, worse, seeds, tuple(float(x) for x in d), mean, low, high, method,
                       classify(low, high), paper_difference)
@@ -249,27 +292,50 @@ def combine(verdicts: Sequence[str]) -> str:
 
 
 def verdict(claim: Claim, profile: str = "cpu", store: Any = None, frame: Any = None,
-            data_root: Any = None, study: Any = None) -> Verdict:
+            data_root: Any = None, study: Any = None, relative_study: Any = None) -> Verdict:
     """The verdict on ``claim`` from the runs of its study at ``profile`` in ``store`` (the
     book's by default): the one function every chapter and the reproduction report call.
 
     ``frame`` is :func:`~osnet_lib.experiments.load_study`'s DataFrame when the caller has it
-    already; ``study`` a :class:`~osnet_lib.experiments.Study` outside the book's catalogue.
+    already; ``study`` a :class:`~osnet_lib.experiments.Study` outside the book's catalogue
+    (``relative_study`` the same for :attr:`Claim.relative_to`).
     Raises ValueError when an arm of the claim has no finished run.
     """
-    from osnet_lib.experiments.store import Store, load_study
+    from osnet_lib.experiments.store import Store
     from osnet_lib.experiments.studies import get_study
 
     study = study if study is not None else get_study(claim.study)
     if study.name != claim.study:
         raise ValueError(f"claim {claim.name!r} is about study {claim.study!r}, not "
                          f"{study.name!r}")
+    store = store if isinstance(store, Store) else Store(store)
+    target = claim.target or study.targets[0]
+    values, per_query = _arm_values(claim, study, profile, store, frame, data_root, target)
+    baseline = baseline_per_query = None
+    if claim.relative_to is not None:
+        other = relative_study if relative_study is not None else get_study(claim.relative_to)
+        if other.name != claim.relative_to:
+            raise ValueError(f"claim {claim.name!r} is relative to study {claim.relative_to!r}, "
+                             f"not {other.name!r}")
+        values_there = _arm_values(claim, other, profile, store, None, data_root, target)
+        baseline, baseline_per_query = values_there
+    comparisons = []
+    for i, (better, worse) in enumerate(claim.pairs):
+        paper_diff = None if claim.paper is None else claim.paper[i] - claim.paper[i + 1]
+        comparisons.append(compare(better, worse, values, claim.metric, per_query, paper_diff,
+                                   baseline=baseline, baseline_per_query=baseline_per_query))
+    return Verdict(claim, combine([c.verdict for c in comparisons]), tuple(comparisons), target)
+
+
+def _arm_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any, data_root: Any,
+                target: str) -> tuple[dict[str, dict[int, float]], Callable[[str, int], PerQuery]]:
+    """The claim's arms' metric per seed (percentage points) in ``study``, and their queries."""
+    from osnet_lib.experiments.store import load_study
+
     for arm in claim.order:
         study.arm(arm)
-    store = store if isinstance(store, Store) else Store(store)
     if frame is None:
         frame = load_study(study, profile, store, data_root=data_root)
-    target = claim.target or study.targets[0]
     rows = frame[(frame["target"] == target) & frame["arm"].isin(claim.order)]
     values: dict[str, dict[int, float]] = {}
     for row in rows.itertuples():
@@ -284,11 +350,7 @@ def verdict(claim: Claim, profile: str = "cpu", store: Any = None, frame: Any = 
     def per_query(arm: str, seed: int) -> PerQuery:
         return store.per_query(specs[(arm, seed)], target)
 
-    comparisons = []
-    for i, (better, worse) in enumerate(claim.pairs):
-        paper_diff = None if claim.paper is None else claim.paper[i] - claim.paper[i + 1]
-        comparisons.append(compare(better, worse, values, claim.metric, per_query, paper_diff))
-    return Verdict(claim, combine([c.verdict for c in comparisons]), tuple(comparisons), target)
+    return values, per_query
 
 
 __all__ = ["CLAIM_METRICS", "CONFIDENCE", "Claim", "Comparison", "VERDICTS", "Verdict",
