@@ -61,6 +61,22 @@ def test_a_study_resolves_into_its_arms_times_seeds():
     assert len(table5.runs("cpu")) == 11 * 3 and len(table5.runs("quick")) == 11 * 2
 
 
+def test_a_study_can_scale_the_epochs_of_its_recipe():
+    import dataclasses
+
+    short = get_study("table5-short")
+    full = {r.key: r.recipe for r in get_study("table5").runs("cpu")}
+    for run in short.runs("cpu"):
+        assert run.recipe.epochs == round(full[run.key].epochs / 2)
+        assert run.recipe.replace(epochs=full[run.key].epochs) == full[run.key]
+    step = dataclasses.replace(TINY, recipe_overrides={"scheduler": "multistep",
+                                                      "milestones": (10, 20)}, epoch_scale=0.5)
+    assert step.runs("paper")[0].recipe.milestones == (5, 10)
+    for bad in (0, -1.0, True, "half", 11):
+        with pytest.raises(ValueError, match="epoch_scale"):
+            dataclasses.replace(TINY, epoch_scale=bad)
+
+
 def test_the_ain_study_is_the_experiment_of_the_search_benchmark():
     ain = get_study("ain")
     runs = ain.runs("cpu")

@@ -13,6 +13,8 @@ study          paper                what
 control``,     1, 9, 4              ``control`` world (one global cue decides identity) and
 ``table5-                           on the ``default`` world of part I
 default``
+``table5-      Table 5, models      T = 4 against T = 1 on the ``omni`` world with half the
+short``        1 and 9              profile's epochs: does the effect need the whole schedule?
 ``calibrate-   the world's          OSNet (T = 4) trained on ``market`` of the ``omni`` or
 omni``,        calibration          ``control`` world and tested there and on ``duke``: is
 ``calibrate-   (DESIGN, "The        its accuracy far from 0 and 100, is there a cross-domain
@@ -87,6 +89,17 @@ _STUDIES = (
     )
 )
 
+_DIAGNOSES = (
+    Study(
+        name="table5-short", reproduces="Table 5 (models 1 and 9), half schedule",
+        recipe="scratch", source="cuhk03", seeds=(0, 1, 2), world="omni", epoch_scale=0.5,
+        arms=tuple(a for a in _table5_arms() if a.name in ("model1", "model9")),
+        description="T = 4 against T = 1 on the omni world with half the profile's epochs: "
+                    "does the measured effect need the whole schedule, or would a cheaper "
+                    "scale of part II show it as well?",
+    ),
+)
+
 _CALIBRATIONS = tuple(
     Study(
         name=f"calibrate-{kind}", reproduces="world calibration", recipe="scratch",
@@ -98,7 +111,8 @@ _CALIBRATIONS = tuple(
     for kind in ("omni", "control")
 )
 
-STUDIES: Mapping[str, Study] = MappingProxyType({s.name: s for s in _STUDIES + _CALIBRATIONS})
+STUDIES: Mapping[str, Study] = MappingProxyType(
+    {s.name: s for s in _STUDIES + _DIAGNOSES + _CALIBRATIONS})
 
 
 def _t5(k: int) -> float:

@@ -140,6 +140,8 @@ class Study:
         targets: evaluation domains (default: the source's own query and gallery).
         seeds: the seeds of every arm that does not set its own.
         recipe_overrides: recipe fields changed for every arm.
+        epoch_scale: a factor on the epochs of the recipe at every profile (and on its
+            milestones), e.g. 0.5 to ask whether an effect needs the whole schedule.
         world: the kind of synthetic world its domains come from under ``quick`` and ``cpu``
             (``default``, ``omni``, ``control``: :data:`osnet_lib.synthetic.WORLD_KINDS`).
         description: a sentence for ``study list`` and the chapters.
@@ -153,6 +155,7 @@ class Study:
     targets: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)
     recipe_overrides: Mapping[str, Any] = field(default_factory=dict)
+    epoch_scale: float = 1.0
     world: str = "default"
     description: str = ""
 
@@ -166,6 +169,10 @@ class Study:
         object.__setattr__(self, "targets", tuple(self.targets) or (self.source,))
         object.__setattr__(self, "seeds", _check_seeds(self.seeds, f"study {self.name!r}"))
         object.__setattr__(self, "recipe_overrides", MappingProxyType(dict(self.recipe_overrides)))
+        if (isinstance(self.epoch_scale, bool) or not isinstance(self.epoch_scale, (int, float))
+                or not 0 < self.epoch_scale <= 10):
+            raise ValueError(f"study {self.name!r}: epoch_scale must be a number in (0, 10], "
+                             f"got {self.epoch_scale!r}")
         if self.recipe not in list_recipes():
             raise ValueError(f"study {self.name!r}: unknown recipe {self.recipe!r}; valid: "
                              f"{list_recipes()}")
@@ -237,6 +244,11 @@ class Study:
         overrides = {**self.recipe_overrides, **arm.recipe}
         overrides["model"] = model_name(arm.model, parse_model_name(recipe.model).width)
         recipe = recipe.replace(**overrides)
+        if self.epoch_scale != 1.0:
+            epochs = max(1, round(recipe.epochs * self.epoch_scale))
+            recipe = recipe.replace(epochs=epochs, milestones=tuple(sorted(
+                {m2 for m in recipe.milestones if (m2 := max(1, round(m * self.epoch_scale)))
+                 < epochs})))
         # The classifier-only phase of fine-tuning (Sec. 4.1) warms a new classifier on top of
         # pretrained features; training from scratch, there are no features to keep.
         if not recipe.pretrained and recipe.fixbase_epochs:
