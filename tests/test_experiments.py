@@ -321,3 +321,68 @@ def test_the_world_kind_is_part_of_a_run_and_its_fingerprint():
     assert dataset_ref("duke", "paper", "omni") == ("dukemtmcreid", {})
     with pytest.raises(ValueError, match="kind"):
         Study("s", "x", arms=(Arm("a"),), world="blobs")
+
+
+# -- reading runs back: networks, tables, figures -------------------------------------------------
+def test_a_stored_run_rebuilds_its_trained_network(reference, tmp_path):
+    import torch
+
+    from osnet_lib.experiments.store import StoreError
+
+    store, _ = reference
+    spec = TINY.runs("quick", arms=["t1"], seeds=[1])[0]
+    net = store.model(spec)
+    saved = torch.load(store.run_dir(spec) / "weights.pth", weights_only=True)
+    assert not net.training and getattr(net, "classifier", None) is None
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in saved.items())
+    assert set(net.state_dict()) == set(saved)
+    copy = Store(tmp_path / "copy")
+    shutil.copytree(store.root / "quick", copy.root / "quick")
+    (copy.run_dir(spec) / "weights.pth").unlink()
+    with pytest.raises(StoreError, match="kept no weights"):
+        copy.model(spec)
+    with pytest.raises(StoreError, match="missing, not done"):
+        Store(tmp_path / "empty").model(spec)
+
+
+def test_the_report_tables_read_the_runs(reference):
+    from osnet_lib.complexity import complexity
+    from osnet_lib.experiments.report import arm_costs, arm_summary
+
+    store, frame = reference
+    with pytest.raises(ValueError, match="choose a target"):
+        arm_summary(frame)
+    with pytest.raises(ValueError, match="no run is tested on 'msmt'"):
+        arm_summary(frame, "msmt")
+    table = arm_summary(frame, "duke", study=TINY)
+    assert list(table.index) == ["t4", "t1"] and (table["seeds"] == 2).all()
+    duke = frame[(frame.target == "duke") & (frame.arm == "t1")]
+    assert table.loc["t1", "rank1"] == pytest.approx(100 * duke["rank1"].mean())
+    assert table.loc["t1", "mAP_sd"] == pytest.approx(100 * duke["mAP"].std(ddof=1))
+    assert table.loc["t1", "train_minutes"] == pytest.approx(duke["train_seconds"].mean() / 60)
+    costs = arm_costs(TINY, "quick")
+    t1 = complexity(store.model(TINY.runs("quick", arms=["t1"], seeds=[0])[0]), (64, 32))
+    assert costs.loc["t1", "params"] == t1.params and costs.loc["t1", "mult_adds"] == t1.mult_adds
+    assert costs.loc["t4", "mult_adds"] > costs.loc["t1", "mult_adds"]
+
+
+def test_the_verdict_table_and_figure_show_every_comparison(reference):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from osnet_lib.experiments import Claim, verdict
+    from osnet_lib.experiments.report import plot_verdicts, verdict_frame
+
+    store, frame = reference
+    v = verdict(Claim("tiny", "tiny", ("t4", "t1"), target="duke", paper=(57.1, 43.3)), "quick",
+                store, frame, study=TINY)
+    table = verdict_frame([v, v])
+    assert len(table) == 2 and table["paper"].tolist() == pytest.approx([13.8, 13.8])
+    (c,) = v.comparisons
+    assert table.loc[0, "ours"] == c.mean and table.loc[0, "verdict"] == c.verdict
+    ax = plot_verdicts([v], labels=["T = 4 > T = 1"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["T = 4 > T = 1"]
+    with pytest.raises(ValueError, match="1 labels for 2 comparisons"):
+        plot_verdicts([v, v], labels=["x"])
+    with pytest.raises(ValueError, match="no comparisons"):
+        plot_verdicts([])

@@ -381,23 +381,24 @@ def _execute(study: Study, pending: list[RunState], store: Store, data_root: Any
 
 def load_or_run(study: Study | str, profile: str, store: Store | str | Path | None = None,
                 data_root: str | Path | None = None, jobs: int | None = None,
-                device: str = "auto", train: bool = True) -> Any:
+                device: str = "auto", train: bool = True, arms: Sequence[str] | None = None,
+                seeds: Sequence[int] | None = None) -> Any:
     """The results of ``study`` at ``profile`` as a DataFrame: what a chapter calls.
 
     Runs that are done come from the store (``book/store/<profile>`` by default); missing ones
     are trained first unless ``train=False``. Under ``quick`` that is a tiny version of the study
     (the quick recipe on the quick world, :attr:`~osnet_lib.recipes.Profile.study_seeds` seeds)
     in seconds; under ``cpu`` a fresh clone finds every run in the committed store and trains
-    nothing.
+    nothing. ``arms`` and ``seeds`` select a part of the study (a chapter's quick version).
     """
     from osnet_lib.experiments.studies import get_study
 
     study = get_study(study) if isinstance(study, str) else study
     if not train:
         return load_study(study, profile, store if isinstance(store, Store) else Store(store),
-                          data_root=data_root)
-    return run_study(study, profile, store, jobs=jobs, data_root=data_root, device=device,
-                     progress=profile != "quick")
+                          arms, seeds, data_root=data_root)
+    return run_study(study, profile, store, jobs=jobs, arms=arms, seeds=seeds,
+                     data_root=data_root, device=device, progress=profile != "quick")
 
 
 __all__ = ["OUTCOMES", "build_domain", "default_data_root", "default_jobs", "ensure_world",

@@ -171,6 +171,36 @@ class Store:
             raise StoreError(f"{path}: {e}") from None
 
 
+    def model(self, spec: RunSpec) -> Any:
+        """The run's trained network (:class:`~osnet_lib.models.OSNet`, without its identity
+        classifier, in eval mode on the CPU), from its ``weights.pth``.
+
+        Raises StoreError when the run is not done (or is stale) or kept no weights (a network
+        over :data:`MAX_WEIGHTS_BYTES`); ValueError for a searched arm, whose genotype is
+        chosen when it trains.
+        """
+        import torch
+
+        from osnet_lib.models import build_model
+
+        if spec.genotype_from is not None or spec.kind == "search":
+            raise ValueError(f"{spec.study}/{spec.key}: the network of a search or of a searched "
+                             "genotype is not rebuilt from the store")
+        state = self.state(spec)
+        if state.status is not RunStatus.DONE:
+            raise StoreError(f"{spec.study}/{spec.key} at {spec.profile!r} is {state.status.value}"
+                             f"{' (' + state.detail + ')' if state.detail else ''}, not done; run "
+                             f"`python -m osnet_lib study run {spec.study} --profile "
+                             f"{spec.profile}`")
+        path = self.run_dir(spec) / WEIGHTS_FILE
+        if not path.is_file():
+            raise StoreError(f"{path} is missing: the run kept no weights (over "
+                             f"{MAX_WEIGHTS_BYTES} bytes)")
+        net = build_model(spec.recipe.model, **spec.model_options)
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return net.eval()
+
+
 def _claimed(folder: Path) -> bool:
     """True while another process holds the run's claim (a non-blocking probe)."""
     import fcntl

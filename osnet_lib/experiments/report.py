@@ -1,0 +1,146 @@
+"""Tables and figures of a study, the same in every experiment chapter and the report.
+
+- :func:`arm_summary`: per arm, the mean and spread over seeds of rank-1 and mAP (percent),
+  the final training accuracy and the training time;
+- :func:`arm_costs`: per arm, parameters and Mult-Adds at the profile's input size
+  (:func:`osnet_lib.complexity.complexity`);
+- :func:`verdict_frame`: one row per comparison of a list of verdicts;
+- :func:`plot_verdicts`: the differences with their 95% intervals beside the paper's, one row
+  per comparison (a forest plot).
+
+All read what :func:`~osnet_lib.experiments.load_study` and
+:func:`~osnet_lib.experiments.verdict` return; none trains or judges anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from osnet_lib.experiments.claims import Verdict
+    from osnet_lib.experiments.study import Study
+
+
+def arm_summary(frame: pd.DataFrame, target: str | None = None,
+                study: Study | None = None) -> pd.DataFrame:
+    """Per arm (rows in the study's order when ``study`` is given): ``label``, ``seeds`` (how
+    many finished), ``rank1`` and ``rank1_sd``, ``mAP`` and ``mAP_sd`` (percent, mean and
+    standard deviation over seeds; the deviation is NaN with one seed), ``train_acc`` (percent)
+    and ``train_minutes`` (means), on ``target`` (default: the only target of ``frame``).
+
+    Raises ValueError for an empty frame, or a frame with several targets and none chosen.
+    """
+    import pandas as pd
+
+    if frame.empty:
+        raise ValueError("no finished runs to summarise")
+    targets = list(dict.fromkeys(frame["target"]))
+    if target is None:
+        if len(targets) > 1:
+            raise ValueError(f"the runs are tested on {targets}: choose a target")
+        target = targets[0]
+    if target not in targets:
+        raise ValueError(f"no run is tested on {target!r}; targets: {targets}")
+    rows = frame[frame["target"] == target]
+    out = []
+    for arm, g in rows.groupby("arm", sort=False):
+        out.append({"arm": arm, "label": g["label"].iloc[0], "seeds": len(g),
+                    "rank1": 100 * g["rank1"].mean(), "rank1_sd": 100 * g["rank1"].std(ddof=1),
+                    "mAP": 100 * g["mAP"].mean(), "mAP_sd": 100 * g["mAP"].std(ddof=1),
+                    "train_acc": 100 * g["train_acc"].mean(),
+                    "train_minutes": g["train_seconds"].mean() / 60})
+    table = pd.DataFrame(out).set_index("arm")
+    if study is not None:
+        order = [a.name for a in study.arms if a.name in table.index]
+        table = table.loc[order]
+    return table
+
+
+def arm_costs(study: Study, profile: str, arms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per arm: ``params`` (without the classifier) and ``mult_adds`` of its network at the
+    input size of ``profile``'s recipe, counted as in the paper (:mod:`osnet_lib.complexity`).
+    """
+    import pandas as pd
+
+    from osnet_lib.complexity import complexity
+    from osnet_lib.models import build_model
+
+    out = []
+    seen = set()
+    for spec in study.runs(profile, arms=arms):
+        if spec.arm in seen or spec.kind == "search":
+            continue
+        seen.add(spec.arm)
+        # a searched arm's genotype only moves instance normalisation: the same counts
+        c = complexity(build_model(spec.recipe.model, **spec.model_options),
+                       (spec.recipe.height, spec.recipe.width))
+        out.append({"arm": spec.arm, "params": c.params, "mult_adds": c.mult_adds})
+    return pd.DataFrame(out).set_index("arm")
+
+
+def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
+    """One row per comparison: ``claim``, ``comparison`` (``A > B``), ``ours`` (mean difference,
+    percentage points), ``low``, ``high`` (95% interval), ``seeds``, ``method``, ``paper`` (the
+    paper's difference, NaN where it has none), the comparison's ``verdict`` and the claim's
+    (``claim_verdict``)."""
+    import pandas as pd
+
+    rows = []
+    for v in verdicts:
+        for c in v.comparisons:
+            rows.append({"claim": v.claim.name, "comparison": f"{c.better} > {c.worse}",
+                         "ours": c.mean, "low": c.low, "high": c.high, "seeds": len(c.seeds),
+                         "method": c.method,
+                         "paper": np.nan if c.paper_difference is None else c.paper_difference,
+                         "verdict": c.verdict, "claim_verdict": v.verdict})
+    return pd.DataFrame(rows)
+
+
+#: Marker colours of the three verdicts in every figure of the book.
+VERDICT_COLOURS = {"reproduced": "tab:green", "contradicted": "tab:red",
+                   "inconclusive": "tab:gray"}
+
+
+def plot_verdicts(verdicts: Sequence[Verdict], labels: Sequence[str] | None = None,
+                  ax: Axes | None = None, unit: str = "rank-1") -> Axes:
+    """A forest plot: each comparison's mean difference with its 95% interval (coloured by
+    verdict) and the paper's difference (an open diamond), one row per comparison, 0 marked.
+
+    ``labels`` names the rows (default: ``A > B``).
+    """
+    import matplotlib.pyplot as plt
+
+    table = verdict_frame(verdicts)
+    if table.empty:
+        raise ValueError("no comparisons to plot")
+    names = list(labels) if labels is not None else list(table["comparison"])
+    if len(names) != len(table):
+        raise ValueError(f"{len(names)} labels for {len(table)} comparisons")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(table) + 1.2))
+    y = np.arange(len(table))[::-1]
+    for yi, row in zip(y, table.itertuples(), strict=True):
+        colour = VERDICT_COLOURS[row.verdict]
+        ax.plot([row.low, row.high], [yi, yi], color=colour, lw=2)
+        ax.plot(row.ours, yi, "o", color=colour)
+        if not np.isnan(row.paper):
+            ax.plot(row.paper, yi, "D", mfc="none", color="black")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y, names)
+    ax.set_xlabel(f"difference in {unit} (percentage points)")
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=v)
+               for v, c in VERDICT_COLOURS.items() if v in set(table["verdict"])]
+    if table["paper"].notna().any():
+        handles.append(plt.Line2D([], [], color="black", marker="D", mfc="none", lw=0,
+                                  label="paper"))
+    ax.legend(handles=handles, loc="best", fontsize="small")
+    return ax
+
+
+__all__ = ["VERDICT_COLOURS", "arm_costs", "arm_summary", "plot_verdicts", "verdict_frame"]
