@@ -15,7 +15,7 @@ All read what :func:`~osnet_lib.experiments.load_study` and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
