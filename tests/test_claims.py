@@ -185,3 +185,20 @@ def test_a_relative_claim_names_another_study_and_no_paper_numbers():
         Claim("x", "table5", ("model1", "model9"), paper=(1.0, 0.0), relative_to="table5-control")
     claim = get_claim("omni-world-needs-omni-scale")
     assert claim.relative_to == "table5-control" and claim.paper is None
+
+
+def test_item_scores_bootstrap_any_mean_over_items():
+    """A measurement that is a mean over items (here the share of a map's mass on a part, per
+    image) is judged with the same rule: the items resampled alike for both arms."""
+    rng = np.random.default_rng(3)
+    a = {s: 100 * rng.beta(6, 4, 500) for s in (0, 1)}  # about 60% of the mass
+    b = {s: a[s] - rng.uniform(5, 15, 500) for s in (0, 1)}  # 10 points less on average
+    values = {"A": {s: a[s].mean() for s in a}, "B": {s: b[s].mean() for s in b}}
+    items = {"A": a, "B": b}
+    c = compare("A", "B", values, "mass on part", scores=lambda arm, s: items[arm][s])
+    assert c.verdict == "reproduced" and c.method == "paired bootstrap over items"
+    assert c.mean == pytest.approx(np.mean([(a[s] - b[s]).mean() for s in (0, 1)]))
+    flipped = compare("B", "A", values, "mass on part", scores=lambda arm, s: items[arm][s])
+    assert flipped.verdict == "contradicted"
+    with pytest.raises(ValueError, match="item scores judge two arms of one study"):
+        compare("A", "B", values, "x", scores=lambda arm, s: items[arm][s], baseline=values)

@@ -237,11 +237,18 @@ def compare(better: str, worse: str, values: Mapping[str, Mapping[int, float]], 
             per_query: Callable[[str, int], PerQuery] | None = None,
             paper_difference: float | None = None, confidence: float = CONFIDENCE,
             baseline: Mapping[str, Mapping[int, float]] | None = None,
-            baseline_per_query: Callable[[str, int], PerQuery] | None = None) -> Comparison:
+            baseline_per_query: Callable[[str, int], PerQuery] | None = None,
+            scores: Callable[[str, int], np.ndarray] | None = None) -> Comparison:
     """Judge ``better`` > ``worse`` from per-seed metric values (percentage points) of each arm;
-    ``per_query(arm, seed)`` gives the queries for the bootstrap of 1-2 seeds. With
+    ``per_query(arm, seed)`` gives the queries for the bootstrap of 1-2 seeds. A measurement
+    that is not a retrieval metric but a mean over items (images, pairs) gives instead
+    ``scores(arm, seed)``: the items' scores in percentage points, the same items in the same
+    order for both arms, whose mean is the arm's value (``metric`` is then only a name). With
     ``baseline`` (the same arms' values in another study, and ``baseline_per_query``), judge
     instead whether the difference is larger here than there, seed by seed."""
+    if scores is not None and baseline is not None:
+        raise ValueError("item scores judge two arms of one study; a relative comparison "
+                         "(baseline) needs per-query outcomes")
     tables = [values] if baseline is None else [values, baseline]
     seeds = tuple(sorted(set.intersection(*(set(t.get(arm, {})) for t in tables
                                             for arm in (better, worse)))))
@@ -261,6 +268,9 @@ def compare(better: str, worse: str, values: Mapping[str, Mapping[int, float]], 
     else:
         def query_pairs(pq: Callable[[str, int], PerQuery] | None
                         ) -> list[tuple[np.ndarray, np.ndarray]]:
+            if scores is not None and baseline is None:
+                return [(np.asarray(scores(better, s), np.float64),
+                         np.asarray(scores(worse, s), np.float64)) for s in seeds]
             if pq is None:
                 raise ValueError(f"{len(seeds)} seed(s): the per-query outcomes are needed")
             pairs = []
@@ -275,7 +285,8 @@ def compare(better: str, worse: str, values: Mapping[str, Mapping[int, float]], 
         base_pairs = None if baseline is None else query_pairs(baseline_per_query)
         mean, low, high = query_bootstrap_interval(query_pairs(per_query), confidence,
                                                    baseline=base_pairs)
-        method = "paired bootstrap over queries"
+        method = ("paired bootstrap over items" if scores is not None
+                  else "paired bootstrap over queries")
     return Comparison(better, worse, seeds, tuple(float(x) for x in d), mean, low, high, method,
                       classify(low, high), paper_difference)
 
