@@ -96,19 +96,36 @@ def overlay(image: np.ndarray, amap: np.ndarray, alpha: float = 0.5,
 
 
 def plot_activation_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
-                         titles: Sequence[str] | None = None):
-    """Fig. 7 layout: each row an image, then its map under each named model."""
+                         titles: Sequence[str] | None = None, per_row: int = 1,
+                         fontsize: float = 8):
+    """Fig. 7 layout: each image, then its map under each named model (the maps at the
+    images' size); ``per_row`` such groups side by side (Fig. 7 shows Person A and Person B in
+    one row with ``per_row=2``).
+
+    Raises:
+        ValueError: ``titles`` or a model's maps do not match the images in number.
+    """
     import matplotlib.pyplot as plt
 
+    per_row = check_positive_int("per_row", per_row)
     pics = denormalize(images)
-    n, cols = len(pics), 1 + len(maps)
-    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols, 2.4 * n), squeeze=False)
+    n, group = len(pics), 1 + len(maps)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images")
+    for name, m in maps.items():
+        if len(m) != n:
+            raise ValueError(f"{len(m)} maps of {name!r} for {n} images")
+    rows = -(-n // per_row)
+    fig, axes = plt.subplots(rows, group * per_row, figsize=(1.3 * group * per_row, 2.4 * rows),
+                             squeeze=False)
     for i in range(n):
-        axes[i, 0].imshow(pics[i])
-        axes[i, 0].set_title(titles[i] if titles else "image", fontsize=8)
+        r, c0 = divmod(i, per_row)
+        c0 *= group
+        axes[r, c0].imshow(pics[i])
+        axes[r, c0].set_title(titles[i] if titles else "image", fontsize=fontsize)
         for j, (name, m) in enumerate(maps.items(), start=1):
-            axes[i, j].imshow(overlay(pics[i], m[i].cpu().numpy()))
-            axes[i, j].set_title(name, fontsize=8)
+            axes[r, c0 + j].imshow(overlay(pics[i], m[i].cpu().numpy()))
+            axes[r, c0 + j].set_title(name, fontsize=fontsize)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
@@ -207,21 +224,28 @@ def cluster_purity(labels: np.ndarray, attribute: Sequence | np.ndarray) -> floa
 
 
 def plot_gate_clusters(images: torch.Tensor, clusters: GateClusters, per_row: int = 8,
-                       captions: Sequence[str] | None = None):
-    """Fig. 6 layout: one row per cluster with the images nearest its centre."""
+                       captions: Sequence[str] | None = None, fontsize: float = 9):
+    """Fig. 6 layout: one row per cluster with the images nearest its centre, each row under
+    its caption (default ``cluster <c>``), which may be as wide as the row."""
     import matplotlib.pyplot as plt
 
     pics = denormalize(images)
     k = len(clusters.nearest)
-    fig, axes = plt.subplots(k, per_row, figsize=(0.9 * per_row, 2.0 * k), squeeze=False)
+    if captions is not None and len(captions) != k:
+        raise ValueError(f"{len(captions)} captions for {k} clusters")
+    row = 2.0  # inches per row: the images and the caption above them
+    fig, axes = plt.subplots(k, per_row, figsize=(0.9 * per_row, row * k), squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.3 / (row * k),
+                        wspace=0.05, hspace=0.3 / (row - 0.3))
     for c, idx in enumerate(clusters.nearest):
         for j in range(per_row):
             ax = axes[c, j]
             ax.axis("off")
             if j < len(idx):
                 ax.imshow(pics[idx[j]])
-        axes[c, 0].set_title(captions[c] if captions else f"cluster {c}", fontsize=8, loc="left")
-    fig.tight_layout()
+        box = axes[c, 0].get_position()
+        fig.text(box.x0, box.y1 + 0.04 / (row * k), captions[c] if captions else f"cluster {c}",
+                 fontsize=fontsize, ha="left", va="bottom")
     return fig
 
 
