@@ -13,7 +13,7 @@ part, so the same pictures can be measured over a whole test set:
   Person A and Person B) with the cues that tell them apart, and :func:`telling_cues` the cues
   that tell each identity from the other members of its family.
 
-Taught in the book's chapters on Fig. 6 (gate clusters) and Fig. 7 (activation maps); the
+Taught in the chapters `09_gate_clusters` (Fig. 6) and `10_activation_maps` (Fig. 7); the
 measurements themselves are in :mod:`osnet_lib.viz` (:func:`~osnet_lib.viz.mass_inside`,
 :func:`~osnet_lib.viz.majority_hits`).
 """
