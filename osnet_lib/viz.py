@@ -7,13 +7,15 @@
   :func:`plot_activation_maps`.
 - Fig. 6 (gate clusters): the gating vectors of the four streams of the last bottleneck
   (``conv4.1``), concatenated, clustered with k-means; the images nearest each centre are shown.
-  :func:`gate_descriptors`, :func:`cluster_gates`, :func:`cluster_purity`,
-  :func:`plot_gate_clusters`.
+  :func:`gate_descriptors`, :func:`cluster_gates`, :func:`cluster_purity` (and its per-image
+  indicator :func:`majority_hits`), :func:`plot_gate_clusters`.
+- Baselines for both: :func:`embed_images` (the 512-d embeddings, clustered the same way) and
+  :func:`untrained_like` (the same network before training).
 - Ranked lists: a query and its top-k gallery images with true and false matches marked
   (:func:`plot_ranked_list`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,21 +41,32 @@ def denormalize(images: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
     return (images.detach().cpu() * s + m).clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-def activation_maps(model: "OSNet", images: torch.Tensor,
-                    upsample: bool = True) -> torch.Tensor:
+def _in_batches(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
+                batch_size: int) -> torch.Tensor:
+    """``fn`` applied to ``images`` ``batch_size`` at a time, the results concatenated."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    return torch.cat([fn(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def activation_maps(model: "OSNet", images: torch.Tensor, upsample: bool = True,
+                    size: Sequence[int] | None = None, batch_size: int = 256) -> torch.Tensor:
     """Fig. 7's activation maps of a batch ``(N, 3, H, W)``: ``sum_c |F_c|`` over the last
     feature maps, l2-normalised over the spatial positions of each image.
 
-    Returns ``(N, H, W)`` (bilinearly up-sampled to the image size) or ``(N, h, w)`` at the
-    feature-map size with ``upsample=False``. Each map has unit l2 norm at feature-map size.
-    Runs in eval mode without autograd (:func:`osnet_lib.utils.eval_mode`) and restores the
-    model's mode: an image's map does not depend on the rest of the batch.
+    Returns ``(N, H, W)`` (bilinearly up-sampled to the image size, or to ``size`` =
+    ``(height, width)`` when given, e.g. the size of a ground-truth mask) or ``(N, h, w)`` at
+    the feature-map size with ``upsample=False``. Each map has unit l2 norm at feature-map
+    size. Runs in eval mode without autograd (:func:`osnet_lib.utils.eval_mode`),
+    ``batch_size`` images at a time, and restores the model's mode: an image's map does not
+    depend on the rest of the batch.
     """
     with eval_mode(model):
-        maps = model.forward_features(images).abs().sum(dim=1)
+        maps = _in_batches(lambda x: model.forward_features(x).abs().sum(dim=1), images,
+                           batch_size)
     maps = maps / maps.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
     if upsample:
-        maps = F.interpolate(maps[:, None], size=images.shape[-2:], mode="bilinear",
+        target = tuple(size) if size is not None else tuple(images.shape[-2:])
+        maps = F.interpolate(maps[:, None], size=target, mode="bilinear",
                              align_corners=False)[:, 0]
     return maps
 
@@ -83,19 +96,36 @@ def overlay(image: np.ndarray, amap: np.ndarray, alpha: float = 0.5,
 
 
 def plot_activation_maps(images: torch.Tensor, maps: Mapping[str, torch.Tensor],
-                         titles: Sequence[str] | None = None):
-    """Fig. 7 layout: each row an image, then its map under each named model."""
+                         titles: Sequence[str] | None = None, per_row: int = 1,
+                         fontsize: float = 8):
+    """Fig. 7 layout: each image, then its map under each named model (the maps at the
+    images' size); ``per_row`` such groups side by side (Fig. 7 shows Person A and Person B in
+    one row with ``per_row=2``).
+
+    Raises:
+        ValueError: ``titles`` or a model's maps do not match the images in number.
+    """
     import matplotlib.pyplot as plt
 
+    per_row = check_positive_int("per_row", per_row)
     pics = denormalize(images)
-    n, cols = len(pics), 1 + len(maps)
-    fig, axes = plt.subplots(n, cols, figsize=(1.3 * cols, 2.4 * n), squeeze=False)
+    n, group = len(pics), 1 + len(maps)
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images")
+    for name, m in maps.items():
+        if len(m) != n:
+            raise ValueError(f"{len(m)} maps of {name!r} for {n} images")
+    rows = -(-n // per_row)
+    fig, axes = plt.subplots(rows, group * per_row, figsize=(1.3 * group * per_row, 2.4 * rows),
+                             squeeze=False)
     for i in range(n):
-        axes[i, 0].imshow(pics[i])
-        axes[i, 0].set_title(titles[i] if titles else "image", fontsize=8)
+        r, c0 = divmod(i, per_row)
+        c0 *= group
+        axes[r, c0].imshow(pics[i])
+        axes[r, c0].set_title(titles[i] if titles else "image", fontsize=fontsize)
         for j, (name, m) in enumerate(maps.items(), start=1):
-            axes[i, j].imshow(overlay(pics[i], m[i].cpu().numpy()))
-            axes[i, j].set_title(name, fontsize=8)
+            axes[r, c0 + j].imshow(overlay(pics[i], m[i].cpu().numpy()))
+            axes[r, c0 + j].set_title(name, fontsize=fontsize)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
@@ -107,11 +137,37 @@ def gate_descriptors(model: "OSNet", images: torch.Tensor, block: str = "conv4.1
     """Fig. 6's representation of each image: the gating vectors ``G(x^t)`` of the T streams of
     ``block`` concatenated, ``(N, T * C)``. Runs in eval mode without autograd and restores
     the model's mode (:meth:`osnet_lib.models.OSNet.gate_vectors`)."""
-    batch_size = check_positive_int("batch_size", batch_size)
     with eval_mode(model):
-        parts = [model.gate_vectors(images[i:i + batch_size], [block])[block].flatten(1)
-                 for i in range(0, len(images), batch_size)]
-    return torch.cat(parts).cpu().numpy()
+        gates = _in_batches(lambda x: model.gate_vectors(x, [block])[block].flatten(1), images,
+                            batch_size)
+    return gates.cpu().numpy()
+
+
+def embed_images(model: "OSNet", images: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+    """The fc embeddings used for matching (Sec. 4.1), ``(N, 512)``, of a batch of images
+    ``(N, 3, H, W)``, ``batch_size`` at a time, in eval mode without autograd."""
+    with eval_mode(model):
+        return _in_batches(model.embed, images, batch_size).cpu().numpy()
+
+
+def untrained_like(model: "OSNet", seed: int) -> "OSNet":
+    """A freshly initialised network of ``model``'s architecture (width, block options,
+    genotype, embedding width; no classifier), in eval mode, its weights drawn with ``seed``
+    (the global random state is left as it was): the baseline that tells what a measurement of
+    a trained network owes to training.
+
+    Raises:
+        TypeError: ``seed`` is not an integer.
+    """
+    from osnet_lib.models import OSNet
+
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = OSNet(0, model.width_mult, model.block_options, model.genotype,
+                    model.feature_dim)
+    return net.eval()
 
 
 @dataclass
@@ -139,37 +195,57 @@ def cluster_gates(descriptors: np.ndarray, k: int = 4, top: int = 15,
     return GateClusters(km.labels_, km.cluster_centers_, nearest)
 
 
+def majority_hits(labels: np.ndarray, attribute: Sequence | np.ndarray) -> np.ndarray:
+    """Per image, whether its ground-truth attribute value is the most common one of its
+    cluster: ``(N,)`` bools whose mean is :func:`cluster_purity`. A tie for the most common
+    value goes to the smallest value, so the indicator is deterministic.
+
+    Raises:
+        ValueError: ``labels`` and ``attribute`` are not two 1-D sequences of one length.
+    """
+    labels = np.asarray(labels)
+    values = np.asarray(attribute)
+    if labels.ndim != 1 or labels.shape != values.shape:
+        raise ValueError(f"labels {labels.shape} and attribute {values.shape} differ in shape "
+                         "(both must be 1-D, of one length)")
+    hits = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        members = labels == c
+        kinds, counts = np.unique(values[members], return_counts=True)
+        hits[members] = values[members] == kinds[np.argmax(counts)]
+    return hits
+
+
 def cluster_purity(labels: np.ndarray, attribute: Sequence | np.ndarray) -> float:
     """Purity of a clustering with respect to a ground-truth attribute: the fraction of images
     whose attribute value is the most common one of their cluster (1.0 = every cluster is
     homogeneous; the frequency of the most common value = no better than one cluster)."""
-    labels = np.asarray(labels)
-    values = np.asarray(attribute)
-    if labels.shape != values.shape:
-        raise ValueError(f"labels {labels.shape} and attribute {values.shape} differ in shape")
-    hits = 0
-    for c in np.unique(labels):
-        _, counts = np.unique(values[labels == c], return_counts=True)
-        hits += counts.max()
-    return hits / len(labels)
+    return float(majority_hits(labels, attribute).mean())
 
 
 def plot_gate_clusters(images: torch.Tensor, clusters: GateClusters, per_row: int = 8,
-                       captions: Sequence[str] | None = None):
-    """Fig. 6 layout: one row per cluster with the images nearest its centre."""
+                       captions: Sequence[str] | None = None, fontsize: float = 9):
+    """Fig. 6 layout: one row per cluster with the images nearest its centre, each row under
+    its caption (default ``cluster <c>``), which may be as wide as the row."""
     import matplotlib.pyplot as plt
 
     pics = denormalize(images)
     k = len(clusters.nearest)
-    fig, axes = plt.subplots(k, per_row, figsize=(0.9 * per_row, 2.0 * k), squeeze=False)
+    if captions is not None and len(captions) != k:
+        raise ValueError(f"{len(captions)} captions for {k} clusters")
+    row = 2.0  # inches per row: the images and the caption above them
+    fig, axes = plt.subplots(k, per_row, figsize=(0.9 * per_row, row * k), squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.3 / (row * k),
+                        wspace=0.05, hspace=0.3 / (row - 0.3))
     for c, idx in enumerate(clusters.nearest):
         for j in range(per_row):
             ax = axes[c, j]
             ax.axis("off")
             if j < len(idx):
                 ax.imshow(pics[idx[j]])
-        axes[c, 0].set_title(captions[c] if captions else f"cluster {c}", fontsize=8, loc="left")
-    fig.tight_layout()
+        box = axes[c, 0].get_position()
+        fig.text(box.x0, box.y1 + 0.04 / (row * k), captions[c] if captions else f"cluster {c}",
+                 fontsize=fontsize, ha="left", va="bottom")
     return fig
 
 
@@ -206,6 +282,6 @@ def plot_ranked_list(query: torch.Tensor, gallery: torch.Tensor, matches: Sequen
 
 __all__ = [
     "GateClusters", "activation_maps", "cluster_gates", "cluster_purity", "denormalize",
-    "gate_descriptors", "mass_inside", "overlay", "plot_activation_maps", "plot_gate_clusters",
-    "plot_ranked_list",
+    "embed_images", "gate_descriptors", "majority_hits", "mass_inside", "overlay",
+    "plot_activation_maps", "plot_gate_clusters", "plot_ranked_list", "untrained_like",
 ]

@@ -47,6 +47,12 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--window-size=1280,1600"]
 
 
+def toc_parts() -> list[str]:
+    """The captions of the parts of _toc.yml (``"Part I: ..."``)."""
+    toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
+    return [part.get("caption", "") for part in toc.get("parts", [])]
+
+
 def toc_pages() -> list[str]:
     """The pages of _toc.yml, as paths of the built site (``chapters/02_....html``)."""
     toc = yaml.safe_load((BOOK / "_toc.yml").read_text())
@@ -332,9 +338,12 @@ return {text: visibleText(article), outputText, lists, afterText, streams, injec
 
 RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\$[^$\s]")
 INTERNAL_LABEL = re.compile(r"\bEqs?\. \(?[a-z][a-z0-9]*-[a-z0-9-]+\)?")
+#: Parts of the book named in prose before they exist ("Part II" while _toc.yml has only Part I).
+MISSING_PARTS = [f"Part {n}" for n in ("II", "III", "IV")
+                 if not any(re.match(rf"Part {n}\b", caption) for caption in toc_parts())]
 PROMISE = re.compile(r"\b(?:(?:a|the) (?:later|future|coming|forthcoming) chapters?|"
-                     r"chapters? (?:to come|still to be written)|the chapter on|a later part|"
-                     r"Part II)\b", re.IGNORECASE)
+                     r"chapters? (?:to come|still to be written)|the chapter on|a later part"
+                     + "".join(f"|{part}" for part in MISSING_PARTS) + r")\b", re.IGNORECASE)
 NEXT_CHAPTER = re.compile(r"\b(?:the )?(?:next|following) chapters?\b", re.IGNORECASE)
 CHAPTER_NUMBER = re.compile(r"\b[Cc]hapters? (\d+)\b")
 

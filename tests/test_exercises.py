@@ -129,3 +129,28 @@ def test_chapter_05_answers():
     table1_ain = ["OS+IN_in", "OS+IN_in", "OS", "OS+IN_in", "OS+IN_in", "OS"]
     names = [f"conv{s}.{i}" for s in (2, 3, 4) for i in (0, 1)]
     assert a["ex5_3_in_inside"] == [n for n, kind in zip(names, table1_ain) if kind == "OS+IN_in"]
+
+
+def test_chapter_09_answers():
+    a = answers("09_gate_clusters")
+    # Fig. 6's descriptor: T streams x the inner width of conv4.1 (a quarter of 512 x width)
+    assert a["ex9_1_osnet_x0_25"] == 4 * (int(512 * 0.25) // 4) == 128
+    assert a["ex9_1_osnet_x1_0"] == 4 * (512 // 4) == 512
+    # a a a a b b c c: one cluster -> 4/8; {a a b b}, {a a c c} -> a wins both ties -> 4/8;
+    # one image per cluster -> 8/8
+    assert (a["ex9_2_one_cluster"], a["ex9_2_two_clusters"], a["ex9_2_eight_clusters"]) == (
+        0.5, 0.5, 1.0)
+    # the even-parity words of length 3: C(4, 2) pairs, all at Hamming distance 2
+    assert a["ex9_3_pairs"] == math.comb(4, 2) and a["ex9_3_cues_per_pair"] == [2]
+
+
+def test_chapter_10_answers():
+    a = answers("10_activation_maps")
+    stride = 2 * 2 * 2 * 2  # first convolution, max pooling, two transitions (Table 1)
+    for h, w in ((256, 128), (128, 64)):
+        assert a[f"ex10_1_cells_{h}x{w}"] == [h // stride, w // stride]
+        assert a[f"ex10_1_pixels_per_cell_{h}x{w}"] == stride * stride
+    assert a["ex10_2_uniform"] == 4 / 16 and a["ex10_2_inside"] == 1.0
+    assert a["ex10_3_views"] == {"stripe_period": ["front", "back", "side"], "logo": ["front"],
+                                 "back_mark": ["back"]}
+    assert a["ex10_3_side"] == ["stripe_period"]

@@ -87,3 +87,21 @@ def test_figures(model):
     assert len(fig.axes) == 4
     with pytest.raises(ValueError, match="match flags"):
         plot_ranked_list(x[0], x[1:], [True])
+
+
+def test_figure_layouts_side_by_side_and_captions(model):
+    x = torch.randn(3, 3, 64, 32)
+    maps = {"A": activation_maps(model, x), "B": activation_maps(model, x)}
+    fig = plot_activation_maps(x, maps, titles=["p", "q", "r"], per_row=2)
+    # two rows of two (image, map A, map B) groups; the unused group is blank
+    assert len(fig.axes) == 2 * 2 * 3
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["p", "A", "B"]
+    with pytest.raises(ValueError, match="titles"):
+        plot_activation_maps(x, maps, titles=["p"])
+    with pytest.raises(ValueError, match="maps of 'A'"):
+        plot_activation_maps(x, {"A": maps["A"][:2]})
+    clusters = cluster_gates(gate_descriptors(model, x), k=2, top=2)
+    fig = plot_gate_clusters(x, clusters, per_row=2, captions=["first", "second"])
+    assert {t.get_text() for t in fig.texts} == {"first", "second"}
+    with pytest.raises(ValueError, match="captions"):
+        plot_gate_clusters(x, clusters, captions=["only one"])
