@@ -813,6 +813,10 @@ def _parse_parameter(text: str) -> tuple[str, Any]:
     name, value = text.split("=", 1)
     if not name.isidentifier():
         raise argparse.ArgumentTypeError(f"{name!r} is not a valid parameter name")
+    # Python's spellings of the literals, as a reader types them into a parameters cell
+    python_literals = {"True": True, "False": False, "None": None}
+    if value in python_literals:
+        return name, python_literals[value]
     try:
         return name, json.loads(value)
     except json.JSONDecodeError:
@@ -836,8 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--book", metavar="DIR", help="the book folder (default: found from "
                                                       "the working directory)")
     parser.add_argument("-p", "--parameter", action="append", type=_parse_parameter, default=[],
-                        metavar="NAME=VALUE", help="override a chapter parameter (JSON value "
-                                                   "or string), e.g. -p device=cuda")
+                        metavar="NAME=VALUE",
+                        help="override a chapter parameter (a JSON value, True, False, None, "
+                             "or a string), e.g. -p device=cuda")
     parser.add_argument("--solutions", choices=SOLUTION_MODES, default="hide",
                         help="exercise solutions in the written notebooks: show, hide behind a "
                              "toggle (default), or remove (students' edition)")

@@ -386,3 +386,10 @@ def test_the_verdict_table_and_figure_show_every_comparison(reference):
         plot_verdicts([v, v], labels=["x"])
     with pytest.raises(ValueError, match="no comparisons"):
         plot_verdicts([])
+
+
+def test_load_or_run_refuses_a_train_flag_that_is_not_a_bool():
+    from osnet_lib.experiments import load_or_run
+
+    with pytest.raises(TypeError, match="train must be True or False, got 'False'"):
+        load_or_run(TINY, "quick", train="False")

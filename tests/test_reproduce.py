@@ -531,3 +531,16 @@ def test_smallest_text_px_measures_a_figure_at_its_dpi():
     empty = plt.figure()
     assert reproduce.smallest_text_px(empty) is None
     plt.close("all")
+
+
+def test_parameter_values_are_json_or_python_literals():
+    """``-p train=False`` must give the boolean a reader means, not the (true) string 'False'."""
+    from osnet_lib.reproduce import _parse_parameter
+
+    assert _parse_parameter("train=False") == ("train", False)
+    assert _parse_parameter("train=false") == ("train", False)
+    assert _parse_parameter("flag=True") == ("flag", True)
+    assert _parse_parameter("weights=None") == ("weights", None)
+    assert _parse_parameter("seed=7") == ("seed", 7)
+    assert _parse_parameter("device=cuda") == ("device", "cuda")
+    assert _parse_parameter("name=Falsey") == ("name", "Falsey")

@@ -393,6 +393,8 @@ def load_or_run(study: Study | str, profile: str, store: Store | str | Path | No
     """
     from osnet_lib.experiments.studies import get_study
 
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be True or False, got {train!r}")
     study = get_study(study) if isinstance(study, str) else study
     if not train:
         return load_study(study, profile, store if isinstance(store, Store) else Store(store),
