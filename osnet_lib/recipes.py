@@ -19,6 +19,42 @@ name                  paper recipe
 ====================  ======================================================================
 
 All use label-smoothing cross-entropy (epsilon 0.1) and cosine-distance matching.
+
+The scale of part II (the ``cpu`` profile)
+-----------------------------------------
+Measured by the studies ``table5``, ``table5-control`` and ``table5-short``
+(:mod:`osnet_lib.experiments.studies`, OSNet x0.25 T = 4 against T = 1 on the ``cuhk03``
+domain, 6,916 training images, three seeds each) and by ``benchmarks/part2_budget.py``:
+
+- **World**: the ``omni`` world (identity in combinations of cues at several scales), with the
+  ``control`` world (one global cue decides identity) for the contrast. Chosen from the
+  paper's argument before any T = 4 against T = 1 run on it.
+- **Input 128x64, width x0.25.** 128x64 is the worlds' native image size (the paper's
+  gamma = 0.5); at 64x32 the stripes and the small cues the omni world is built on blur away.
+  x0.25 is the smallest width of Table 6.
+- **Schedule**: the paper's SGD and learning rate, cosine over 30 epochs (each recipe's epochs
+  are the paper's x 30/350). The paper's step schedule squeezed into 12 epochs cut the rate
+  at epoch 5, and the networks stopped learning. At 30 epochs the control world's networks
+  plateau (training accuracy 0.93-0.95). The omni world's do not (0.66-0.68, still rising
+  about a point per epoch at the end). At 15 epochs (``table5-short``) they reach 0.48-0.54
+  and rank-1 falls from 13.5 to 11.2 (T = 4): shorter is worse, so 30 is kept.
+- **Seeds**: 3 per arm. The paired T = 4 - T = 1 rank-1 difference varied over the seeds
+  with a standard deviation of 0.25 points on the omni world and 1.47 on the control world. With
+  3 seeds the 95% t-interval's half-width is t(0.975, 2) / sqrt(3) = 2.48 times that, i.e.
+  0.6 and 3.6 points. Half of the paper's CUHK03 gap (13.8 / 2 = 6.9 points) would be detected
+  on either world (6.9 - 3.6 > 0).
+- **Cost**: a whole run takes 1.28x its compute bound. One T = 4 run trains 30 x 6,916 images
+  at 220 images/s per process (two one-thread processes on a 2-core machine), about 20
+  minutes; T = 1 is 1.6x faster. ``benchmarks/part2_budget.py`` sums every planned run of part
+  II at this scale: 127 runs, 74 process-hours, **37 hours on 2 cores**. Table 5 with its
+  control comparison is 13 process-hours (6.5 h), Table 6's sixteen rows 33 (widths up to x1.0
+  train 7x slower than x0.25). The 6-hour target for the whole part-II store is *not* met at
+  this scale; halving the epochs would still leave 18.5 h. Meeting it needs a smaller plan
+  (Table 6 at the widths up to x0.5, one seed for rows no claim rests on, MobileNetV2 at
+  OSNet's size rather than at width 1.0), which the chapters that own those tables decide.
+- **Precision**: float32, no ``torch.compile``. bfloat16 autocast was 1.34x faster here, but it
+  changes the numbers, is slow on CPUs without native bfloat16, and the committed store must
+  be regenerable on any CPU; a 1.3x gain does not change what fits.
 """
 
 import dataclasses
