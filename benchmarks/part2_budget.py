@@ -74,7 +74,7 @@ def plan(seeds: int = 3) -> list[dict[str, Any]]:
         p.append(dict(study=study, network=network, domain=domain, recipe=recipe, runs=runs,
                       scale=scale))
 
-    for k, net in TABLE5.items():                                   # chapter 7
+    for net in TABLE5.values():                                     # chapter 7
         add("table5", net, "cuhk03", "scratch", seeds)
     for net in ("osnet", "osnet_T1", "osnet_concat"):
         add("table5-control", net, "cuhk03", "scratch", seeds)
