@@ -90,15 +90,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def summary_table(frame: Any) -> str:
-    """Rank-1 and mAP per arm and target: mean and standard deviation over seeds (%)."""
+    """Rank-1 and mAP per arm and target: mean and standard deviation over seeds (%), from
+    :func:`osnet_lib.experiments.report.arm_summary`."""
+    from osnet_lib.experiments.report import arm_summary
+
     if frame.empty:
         return "(no finished runs)"
     rows = []
-    for (arm, target), g in frame.groupby(["arm", "target"], sort=False):
-        r1, ap = 100 * g["rank1"], 100 * g["mAP"]
-        sd = (lambda s: f" +- {s.std(ddof=1):.1f}" if len(s) > 1 else "")  # noqa: E731
-        rows.append(f"{arm:<12} {target:<8} R1 {r1.mean():5.1f}{sd(r1):<8} mAP "
-                    f"{ap.mean():5.1f}{sd(ap):<8} ({len(g)} seed{'s' * (len(g) > 1)})")
+    table = {t: arm_summary(frame, t) for t in dict.fromkeys(frame["target"])}
+    for arm in dict.fromkeys(frame["arm"]):
+        for target, summary in table.items():
+            if arm not in summary.index:
+                continue
+            r = summary.loc[arm]
+            n = int(r.seeds)
+            r1_sd, map_sd = (f" +- {r.rank1_sd:.1f}", f" +- {r.mAP_sd:.1f}") if n > 1 else ("", "")
+            rows.append(f"{arm:<12} {target:<8} R1 {r.rank1:5.1f}{r1_sd:<8} mAP "
+                        f"{r.mAP:5.1f}{map_sd:<8} ({n} seed{'s' * (n > 1)})")
     return "\n".join(rows)
 
 
