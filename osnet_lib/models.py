@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 import torch
 from torch import nn
@@ -26,6 +26,9 @@ from torch import nn
 from osnet_lib.blocks import IN_CANDIDATES, BlockOptions, OSBlock
 from osnet_lib.layers import ConvNormAct
 from osnet_lib.utils import check_int, check_positive_int, eval_mode
+
+if TYPE_CHECKING:  # the baselines build on this module
+    from osnet_lib.backbones import TorchvisionReID
 
 # Table 1 as data. Stem: 7x7 conv, stride 2, then 3x3 max pool, stride 2.
 STEM_CHANNELS = 64
@@ -132,7 +135,114 @@ class OSNetOutput(NamedTuple):
     logits: torch.Tensor | None  # (N, num_classes), identity scores for training
 
 
-class OSNet(nn.Module):
+def embedding_head(in_channels: int, feature_dim: int = FEATURE_DIM) -> nn.Sequential:
+    """The fc layer after global pooling (Table 1, "fc"): Linear ``in_channels -> feature_dim``,
+    BatchNorm and ReLU; its output is the embedding matched by cosine distance (Sec. 4.1)."""
+    return nn.Sequential(
+        nn.Linear(in_channels, feature_dim), nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True)
+    )
+
+
+class ReIDModel(nn.Module):
+    """What every network of the book offers for re-ID: a trunk, then global average pooling
+    and the fc embedding (Sec. 4.1: 512-d, BatchNorm and ReLU), then the identity classifier.
+
+    A subclass builds ``global_avgpool``, ``fc``, ``feature_dim`` and the classifier
+    (:meth:`reset_classifier`) and defines ``_trunk``: images ``(N, 3, H, W)`` to the last
+    feature maps, in the current mode and with autograd. The forward API below is then shared
+    by OSNet (:class:`OSNet`) and the torchvision baselines of Table 3
+    (:mod:`osnet_lib.backbones`); see :class:`OSNet` for its inference-mode contract.
+    """
+
+    feature_dim: int
+    num_classes: int
+    fc: nn.Module
+    global_avgpool: nn.Module
+    classifier: nn.Linear | None
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} defines no trunk")
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the identity classifier (a new training set has other identities)."""
+        num_classes = check_int("num_classes", num_classes, low=0)
+        self.num_classes = num_classes
+        self.classifier = nn.Linear(self.feature_dim, num_classes) if num_classes else None
+        if self.classifier is not None:
+            nn.init.normal_(self.classifier.weight, 0, 0.01)
+            nn.init.zeros_(self.classifier.bias)
+
+    # -- forward API --------------------------------------------------------------------------
+    @staticmethod
+    def check_input(x: torch.Tensor, stride: int = OUTPUT_STRIDE) -> None:
+        """Raise a ValueError naming the problem unless x is an (N, 3, H, W) float batch with
+        sides of at least ``stride`` pixels (the network's down-sampling)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(
+                f"expected a batch of RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"expected a floating-point image batch, got dtype {x.dtype}")
+        if x.shape[2] < stride or x.shape[3] < stride:
+            raise ValueError(
+                f"images must be at least {stride}x{stride} pixels "
+                f"(the network down-samples by {stride}), got {x.shape[2]}x{x.shape[3]}"
+            )
+
+    def _head(self, featuremaps: torch.Tensor) -> torch.Tensor:
+        """Global average pooling and the fc layer in the current mode (the training path)."""
+        return self.fc(self.global_avgpool(featuremaps).flatten(1))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional feature maps ``(N, C, h, w)``: for OSNet conv5 of Table 1,
+        ``(N, C, H/16, W/16)``.
+
+        An extraction entry point: runs in eval mode without autograd (see the class note)."""
+        with eval_mode(self):
+            return self._trunk(x)
+
+    def forward_head(self, featuremaps: torch.Tensor) -> torch.Tensor:
+        """Global average pooling and the fc layer: the ``(N, feature_dim)`` embedding of
+        ``(N, C, h, w)`` feature maps. An extraction entry point (eval mode, no autograd)."""
+        with eval_mode(self):
+            return self._head(featuremaps)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The fc embedding used for matching (cosine distance, Sec. 4.1): ``(N, feature_dim)``.
+
+        An extraction entry point: runs in eval mode without autograd, so an image's
+        embedding does not depend on the rest of the batch, a batch of one works, and no
+        BatchNorm statistic changes; the model's mode is restored afterwards."""
+        with eval_mode(self):
+            return self._head(self._trunk(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits ``(N, num_classes)``, in training and in evaluation mode alike.
+
+        The training path: it follows the model's mode (batch statistics in training mode) and
+        keeps autograd."""
+        if self.classifier is None:
+            raise RuntimeError(
+                "this model has no classifier (num_classes=0): use embed() for features, "
+                "or reset_classifier(n) before training"
+            )
+        return self.classifier(self._head(self._trunk(x)))
+
+    def forward_all(self, x: torch.Tensor) -> OSNetOutput:
+        """Feature maps, embedding and logits (None without a classifier) from one pass.
+
+        An extraction entry point (eval mode, no autograd): the logits are the evaluation-mode
+        ones."""
+        with eval_mode(self):
+            maps = self._trunk(x)
+            emb = self._head(maps)
+            logits = self.classifier(emb) if self.classifier is not None else None
+        return OSNetOutput(maps, emb, logits)
+
+
+class OSNet(ReIDModel):
     """Omni-scale network (Table 1).
 
     Args:
@@ -200,9 +310,7 @@ class OSNet(nn.Module):
             in_channels = out_channels
         self.conv5 = ConvNormAct(in_channels, in_channels, 1)
         self.global_avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Sequential(
-            nn.Linear(in_channels, feature_dim), nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True)
-        )
+        self.fc = embedding_head(in_channels, feature_dim)
         self.classifier: nn.Linear | None = None
         self.reset_classifier(num_classes)
         self._init_params()
@@ -222,35 +330,9 @@ class OSNet(nn.Module):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the identity classifier (a new training set has other identities)."""
-        num_classes = check_int("num_classes", num_classes, low=0)
-        self.num_classes = num_classes
-        self.classifier = nn.Linear(self.feature_dim, num_classes) if num_classes else None
-        if self.classifier is not None:
-            nn.init.normal_(self.classifier.weight, 0, 0.01)
-            nn.init.zeros_(self.classifier.bias)
-
-    # -- forward API --------------------------------------------------------------------------
-    @staticmethod
-    def check_input(x: torch.Tensor) -> None:
-        """Raise a ValueError naming the problem unless x is an (N, 3, H, W) float batch."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(
-                f"expected a batch of RGB images of shape (N, 3, H, W), got {tuple(x.shape)}"
-            )
-        if not x.is_floating_point():
-            raise ValueError(f"expected a floating-point image batch, got dtype {x.dtype}")
-        if x.shape[2] < OUTPUT_STRIDE or x.shape[3] < OUTPUT_STRIDE:
-            raise ValueError(
-                f"images must be at least {OUTPUT_STRIDE}x{OUTPUT_STRIDE} pixels "
-                f"(the network down-samples by {OUTPUT_STRIDE}), got {x.shape[2]}x{x.shape[3]}"
-            )
-
+    # -- forward --------------------------------------------------------------------------------
     def _trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """The conv1..conv5 trunk in the current mode, with autograd (the training path)."""
+        """The conv1..conv5 trunk (Table 1) in the current mode, with autograd (training)."""
         self.check_input(x)
         x = self.maxpool(self.conv1(x))
         for stage, _, _, transition in STAGES:  # Table 1, row by row
@@ -258,55 +340,6 @@ class OSNet(nn.Module):
             if transition:
                 x = getattr(self, "transition" + stage[-1])(x)
         return self.conv5(x)
-
-    def _head(self, featuremaps: torch.Tensor) -> torch.Tensor:
-        """Global average pooling and the fc layer in the current mode (the training path)."""
-        return self.fc(self.global_avgpool(featuremaps).flatten(1))
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional feature maps (conv5 of Table 1): ``(N, C, H/16, W/16)``.
-
-        An extraction entry point: runs in eval mode without autograd (see the class note)."""
-        with eval_mode(self):
-            return self._trunk(x)
-
-    def forward_head(self, featuremaps: torch.Tensor) -> torch.Tensor:
-        """Global average pooling and the fc layer: the ``(N, feature_dim)`` embedding of
-        ``(N, C, h, w)`` feature maps. An extraction entry point (eval mode, no autograd)."""
-        with eval_mode(self):
-            return self._head(featuremaps)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """The fc embedding used for matching (cosine distance, Sec. 4.1): ``(N, feature_dim)``.
-
-        An extraction entry point: runs in eval mode without autograd, so an image's
-        embedding does not depend on the rest of the batch, a batch of one works, and no
-        BatchNorm statistic changes; the model's mode is restored afterwards."""
-        with eval_mode(self):
-            return self._head(self._trunk(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity logits ``(N, num_classes)``, in training and in evaluation mode alike.
-
-        The training path: it follows the model's mode (batch statistics in training mode) and
-        keeps autograd."""
-        if self.classifier is None:
-            raise RuntimeError(
-                "this model has no classifier (num_classes=0): use embed() for features, "
-                "or reset_classifier(n) before training"
-            )
-        return self.classifier(self._head(self._trunk(x)))
-
-    def forward_all(self, x: torch.Tensor) -> OSNetOutput:
-        """Feature maps, embedding and logits (None without a classifier) from one pass.
-
-        An extraction entry point (eval mode, no autograd): the logits are the evaluation-mode
-        ones."""
-        with eval_mode(self):
-            maps = self._trunk(x)
-            emb = self._head(maps)
-            logits = self.classifier(emb) if self.classifier is not None else None
-        return OSNetOutput(maps, emb, logits)
 
     # -- introspection -------------------------------------------------------------------------
     def os_blocks(self) -> dict[str, nn.Module]:
@@ -493,11 +526,36 @@ def get_model_spec(name: str) -> ModelSpec:
     return _REGISTRY[name]
 
 
-def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet:
+def check_model_name(name: str) -> str:
+    """``name`` if it is a model :func:`build_model` builds: a registered OSNet
+    (:func:`list_models`) or a torchvision baseline family of Table 3
+    (:data:`osnet_lib.backbones.BACKBONES`); a ValueError naming the valid ones otherwise."""
+    from osnet_lib.backbones import BACKBONES  # the baselines build on this module
+
+    if isinstance(name, str) and name in BACKBONES:
+        return name
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise _unknown("model", name, list_models() + list(BACKBONES))
+    return name
+
+
+#: The names of Table 3's torchvision baselines (:data:`osnet_lib.backbones.BACKBONES`).
+BaselineName = Literal["mobilenet_v2", "shufflenet_v2", "resnet18"]
+
+
+@overload
+def build_model(name: BaselineName, num_classes: int = 0,  # type: ignore[overload-overlap]
+                **options: Any) -> "TorchvisionReID": ...
+@overload
+def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet: ...
+def build_model(name: str, num_classes: int = 0, **options: Any) -> ReIDModel:
     """Build a registered model by name.
 
     Args:
-        name: one of :func:`list_models`, e.g. ``"osnet_x1_0"`` or ``"osnet_ain_x0_25"``.
+        name: one of :func:`list_models`, e.g. ``"osnet_x1_0"`` or ``"osnet_ain_x0_25"``, or a
+            torchvision baseline of Table 3 (``"mobilenet_v2"``, ``"shufflenet_v2"``,
+            ``"resnet18"``: :func:`osnet_lib.backbones.build_backbone`, options ``width_mult``
+            and ``feature_dim``).
         num_classes: training identities for the classifier; 0 (default) builds none.
         **options: fields of :class:`~osnet_lib.blocks.BlockOptions` (``T``, ``conv``,
             ``same_depth``, ``fusion``, ``gate_sharing``, ``gate_granularity``, ...),
@@ -507,6 +565,10 @@ def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet:
     Building never downloads anything; load published weights with
     :func:`osnet_lib.weights.load_pretrained`.
     """
+    from osnet_lib.backbones import BACKBONES, build_backbone
+
+    if isinstance(name, str) and name in BACKBONES:
+        return build_backbone(name, num_classes, **options)
     spec = get_model_spec(name)
     unknown = sorted(set(options) - _MODEL_OPTIONS)
     if unknown:
@@ -525,6 +587,7 @@ def build_model(name: str, num_classes: int = 0, **options: Any) -> OSNet:
 
 __all__ = [
     "FAMILIES", "FEATURE_DIM", "Genotype", "ModelName", "ModelSpec", "OSNET", "OSNET_AIN",
-    "OSNET_IBN", "OSNet", "OSNetOutput", "STAGES", "WIDTHS", "block_names", "build_model",
-    "get_model_spec", "list_models", "model_name", "parse_model_name", "scale_width",
+    "OSNET_IBN", "OSNet", "OSNetOutput", "ReIDModel", "STAGES", "WIDTHS", "block_names",
+    "build_model", "check_model_name", "embedding_head", "get_model_spec", "list_models",
+    "model_name", "parse_model_name", "scale_width",
 ]

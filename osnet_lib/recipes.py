@@ -217,9 +217,9 @@ class Recipe:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        from osnet_lib.models import get_model_spec  # models never import recipes
+        from osnet_lib.models import check_model_name  # models never import recipes
 
-        get_model_spec(self.model)  # an unknown name: a ValueError naming the valid ones
+        check_model_name(self.model)  # an unknown name: a ValueError naming the valid ones
         if self.batch_size < 2:
             raise ValueError(
                 f"batch_size must be at least 2, got {self.batch_size}: training normalises "

@@ -77,6 +77,49 @@ def test_a_study_can_scale_the_epochs_of_its_recipe():
             dataclasses.replace(TINY, epoch_scale=bad)
 
 
+def test_table6_arms_set_the_width_and_resolution_multipliers_at_every_profile():
+    from osnet_lib.experiments.studies import TABLE6_CORNERS, table6_arm_name
+    from osnet_lib.models import model_name
+    from osnet_lib.paper import GAMMA_INPUT_SIZE, TABLE6
+
+    table6 = get_study("table6")
+    assert [a.name for a in table6.arms] == [table6_arm_name(b, g) for b, _, g, *_ in TABLE6]
+    # under paper, gamma gives the paper's own input sizes and beta its widths
+    for run in table6.runs("paper", seeds=[0]):
+        arm = table6.arm(run.arm)
+        assert (run.recipe.height, run.recipe.width) == GAMMA_INPUT_SIZE[arm.gamma]
+        assert run.recipe.model == model_name("osnet", arm.beta)
+    # under cpu, gamma scales the profile's 128x64; the corners run every seed, the rest one
+    cpu = table6.runs("cpu")
+    sizes = {r.arm: (r.recipe.height, r.recipe.width) for r in cpu}
+    assert sizes["b1-g1"] == (128, 64) and sizes["b0.5-g0.75"] == (96, 48)
+    assert sizes["b0.25-g0.25"] == (32, 16)
+    seeds = {a.name: [r.seed for r in cpu if r.arm == a.name] for a in table6.arms}
+    corners = {table6_arm_name(b, g) for b, g in TABLE6_CORNERS}
+    assert all(seeds[a] == ([0, 1, 2] if a in corners else [0]) for a in seeds)
+    assert len(cpu) == 4 * 3 + 12
+    # the same beta and gamma on any family and study
+    arm = Arm("small", model="osnet_ain", beta=0.5, gamma=0.5)
+    run = Study("s", "x", arms=(arm,)).runs("cpu")[0]
+    assert run.recipe.model == "osnet_ain_x0_5"
+    assert (run.recipe.height, run.recipe.width) == (64, 32)
+
+
+def test_bad_width_and_resolution_multipliers_are_refused_before_any_run():
+    with pytest.raises(ValueError, match="width multiplier 0.3"):
+        Arm("x", beta=0.3)
+    for bad in (0, 1.5, -0.5, True, "half"):
+        with pytest.raises(ValueError, match="gamma"):
+            Arm("x", gamma=bad)
+    with pytest.raises(ValueError, match="either gamma or the recipe"):
+        Arm("x", gamma=0.5, recipe={"height": 64})
+    # a resolution the network cannot down-sample by 16 is named with the profile's input
+    study = Study("s", "x", arms=(Arm("tiny", gamma=0.25),))
+    with pytest.raises(ValueError, match="64x32 into 16x8, smaller than 16x16"):
+        study.runs("quick")
+    assert study.runs("cpu")[0].recipe.width == 16
+
+
 def test_the_ain_study_is_the_experiment_of_the_search_benchmark():
     ain = get_study("ain")
     runs = ain.runs("cpu")
@@ -226,6 +269,83 @@ def test_a_run_whose_recipe_or_code_changed_is_stale_and_not_reused(reference, w
                       retrain_stale=True, progress=False)
     assert frame.attrs["outcomes"] == {"t1/seed0": "trained"}
     assert len(frame) == 2
+
+
+def test_a_declared_equivalent_code_version_keeps_the_stored_runs(reference, tmp_path,
+                                                                  monkeypatch):
+    store = Store(tmp_path / "store")
+    shutil.copytree(reference[0].root, store.root)
+    stored = study_mod.code_fingerprint()
+    monkeypatch.setattr(study_mod, "code_fingerprint", lambda: "b" * 16)
+    assert {s.status for s in study_states(TINY, "quick", store)} == {RunStatus.STALE}
+    # declared: the stored version computes what "a..." computes, and "a..." what "b..." does
+    monkeypatch.setattr(study_mod, "EQUIVALENT_CODE", {stored: ("a" * 16, "why"),
+                                                       "a" * 16: ("b" * 16, "why")})
+    assert {s.status for s in study_states(TINY, "quick", store)} == {RunStatus.DONE}
+    assert study_mod.same_code(stored, "b" * 16) and not study_mod.same_code("b" * 16, stored)
+    # a later change that is not declared makes them stale again
+    monkeypatch.setattr(study_mod, "code_fingerprint", lambda: "c" * 16)
+    assert {s.detail for s in study_states(TINY, "quick", store)} == {"changed: code"}
+    # a cycle in the declarations ends
+    monkeypatch.setattr(study_mod, "EQUIVALENT_CODE", {"x": ("y", ""), "y": ("x", "")})
+    assert not study_mod.same_code("x", "z")
+
+
+def test_no_run_of_the_committed_cpu_store_is_stale():
+    """The book renders from the committed store: a change of the code that shapes training,
+    of a recipe or of a world, without retraining (or, for a change that computes the same,
+    a declaration in EQUIVALENT_CODE), would leave its chapters without results. The
+    calibrations are the record of the worlds' first check and are kept as they were."""
+    from osnet_lib.experiments.studies import STUDIES
+
+    store = Store()
+    for name, study in STUDIES.items():
+        if name.startswith("calibrate-"):
+            continue
+        stale = [s.spec.key for s in study_states(study, "cpu", store)
+                 if s.status is RunStatus.STALE]
+        assert not stale, f"{name}: stale runs {stale}"
+
+
+def test_a_run_of_another_study_with_the_same_fingerprint_is_copied_not_trained(
+        reference, world, tmp_path):
+    store = Store(tmp_path / "store")
+    shutil.copytree(reference[0].root, store.root)
+    twin = Study("twin", "a test", arms=(Arm("osnet"),), recipe="scratch", source="market",
+                 targets=("market", "duke"), seeds=(0,))
+    frame = run_study(twin, "quick", store, jobs=1, data_root=world, progress=False)
+    assert frame.attrs["outcomes"] == {"osnet/seed0": "copied"}
+    spec = twin.runs("quick")[0]
+    run = json.loads((store.run_dir(spec) / "run.json").read_text())
+    assert run["copied_from"] == "tiny/t4/seed0" and run["spec"]["study"] == "twin"
+    ref = reference[1]
+    ref = ref[(ref.arm == "t4") & (ref.seed == 0)].sort_values("target")
+    np.testing.assert_array_equal(frame.sort_values("target")[METRICS].to_numpy(),
+                                  ref[METRICS].to_numpy())
+    # another target list, seed or option is another computation: never copied
+    other = Study("other", "a test", arms=(Arm("osnet", options={"T": 2}),), recipe="scratch",
+                  source="market", targets=("market", "duke"), seeds=(0,))
+    assert runner_mod._finished_twin(other.runs("quick")[0], store,
+                                     study_mod.fingerprint(other.runs("quick")[0], world)) is None
+
+
+def test_table3_sets_torchvision_baselines_at_osnets_size_beside_osnet():
+    table3 = get_study("table3")
+    cpu = {r.arm: r for r in table3.runs("cpu", seeds=[0])}
+    assert cpu["osnet"].recipe == get_study("table5").runs("cpu", ["model1"], [0])[0].recipe
+    assert cpu["mobilenet_v2"].recipe.model == "mobilenet_v2"
+    assert cpu["mobilenet_v2"].model_options == {"width_mult": 0.15}  # OSNet x0.25's size
+    paper = {r.arm: r for r in table3.runs("paper", seeds=[0])}
+    assert paper["mobilenet_v2"].model_options == {"width_mult": 0.85}  # OSNet x1.0's size
+    assert [r.seed for r in table3.runs("cpu") if r.arm == "resnet18"] == [0]
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['T'\] for the resnet18"):
+        Arm("r", model="resnet18", options={"T": 1})
+    with pytest.raises(ValueError, match="width_mult must be one of .* or 'matched'"):
+        Arm("m", model="mobilenet_v2", options={"width_mult": 0.33})
+    with pytest.raises(ValueError, match="trained as it is"):
+        Arm("m", model="mobilenet_v2", beta=0.5)
+    with pytest.raises(ValueError, match="unknown model family 'mobilenet'"):
+        Arm("m", model="mobilenet")
 
 
 def test_a_store_written_by_another_profile_is_refused(reference, tmp_path):

@@ -268,3 +268,35 @@ def test_unknown_name_parts_raise_with_close_matches():
         model_name("osnet", 0.3)
     with pytest.raises(TypeError, match="a model name is a string"):
         parse_model_name(["osnet", "x1_0"])
+
+
+def _init_digest(name: str, options: dict) -> str:
+    import hashlib
+
+    torch.manual_seed(0)
+    model = build_model(name, 7, **options)
+    h = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def test_osnet_builds_as_before_the_baselines_came():
+    """The evidence of the store's code-equivalence declaration (experiments.study.
+    EQUIVALENT_CODE): every registered OSNet and every Table 5 variant builds exactly the
+    weights it built before the torchvision baselines joined the registry (digests recorded
+    then, in tests/fixtures/osnet_init_digests.json)."""
+    from pathlib import Path
+
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "osnet_init_digests.json")
+                          .read_text())
+    if not torch.__version__.startswith(recorded["torch"]):
+        pytest.skip(f"digests recorded with torch {recorded['torch']}")
+    cases = [(n, {}) for n in list_models()]
+    cases += [("osnet_x0_25", dict(row[-1])) for row in TABLE5.values() if row[-1]]
+    assert len(recorded["digests"]) == len(cases)
+    for name, options in cases:
+        key = name + ("|" + ",".join(f"{k}={v}" for k, v in sorted(options.items()))
+                      if options else "")
+        assert _init_digest(name, options) == recorded["digests"][key], key

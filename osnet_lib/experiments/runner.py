@@ -33,6 +33,7 @@ from osnet_lib.experiments.store import (
     CLAIM_NAME,
     MAX_WEIGHTS_BYTES,
     PER_QUERY_FILE,
+    RESULTS_FILE,
     RUN_FILE,
     WEIGHTS_FILE,
     RunState,
@@ -40,16 +41,23 @@ from osnet_lib.experiments.store import (
     Store,
     StoreError,
     load_study,
+    read_json,
     study_states,
 )
-from osnet_lib.experiments.study import RunSpec, Study, dataset_ref, fingerprint
+from osnet_lib.experiments.study import (
+    RunSpec,
+    Study,
+    dataset_ref,
+    fingerprint,
+    fingerprint_changes,
+)
 from osnet_lib.provenance import FolderLockedError, atomic_write, exclusive_lock, write_json_atomic
 from osnet_lib.recipes import check_profile, get_profile
 
 log = logging.getLogger(__name__)
 
 #: What :func:`train_run` did with a run.
-OUTCOMES = ("trained", "done", "busy", "stale")
+OUTCOMES = ("trained", "copied", "done", "busy", "stale")
 
 
 def default_data_root() -> Path:
@@ -119,7 +127,12 @@ def train_run(spec: RunSpec, store: Store, data_root: str | Path | None = None,
               on_epoch: Callable[[str, int, int], None] | None = None) -> str:
     """Train one run into the store, unless it is done or another process holds it.
 
-    Returns one of :data:`OUTCOMES`: ``"trained"``, ``"done"`` (finished already), ``"busy"``
+    A finished run of another study (or arm) of the store with the same fingerprint is the same
+    computation (the recipe, model, options, seed, data and code all equal): its results are
+    copied instead of training it again (``"copied"``; its ``run.json`` says from where).
+
+    Returns one of :data:`OUTCOMES`: ``"trained"``, ``"copied"``, ``"done"`` (finished
+    already), ``"busy"``
     (another process holds its claim) or ``"stale"`` (a stored run with another fingerprint,
     left alone unless ``retrain_stale``). ``on_epoch(key, epoch, epochs)`` is called after every
     epoch. A run killed at any point resumes from its last checkpoint the next time.
@@ -142,6 +155,16 @@ def train_run(spec: RunSpec, store: Store, data_root: str | Path | None = None,
                 return "stale"
             log.info("retraining stale run %s/%s (%s)", spec.study, spec.key, state.detail)
             _clear(folder)
+        twin = _finished_twin(spec, store, current)
+        if twin is not None:
+            _clear(folder)
+            for name in (RESULTS_FILE, PER_QUERY_FILE, WEIGHTS_FILE):
+                if (twin / name).is_file():
+                    shutil.copy2(twin / name, folder / name)
+            write_json_atomic(folder / RUN_FILE, {
+                "spec": spec.to_dict(), "fingerprint": current,
+                "copied_from": twin.relative_to(store.root / spec.profile).as_posix()})
+            return "copied"
         write_json_atomic(folder / RUN_FILE, {"spec": spec.to_dict(), "fingerprint": current})
         train_set = build_domain(spec.source, spec.profile, data_root, spec.world)
         targets = {t: build_domain(t, spec.profile, data_root, spec.world) for t in spec.targets}
@@ -161,6 +184,26 @@ def train_run(spec: RunSpec, store: Store, data_root: str | Path | None = None,
         for leftover in (CHECKPOINT_FILE, "model.pth"):
             (folder / leftover).unlink(missing_ok=True)
         return "trained"
+
+
+def _finished_twin(spec: RunSpec, store: Store, current: dict[str, str]) -> Path | None:
+    """A finished run of the store, at the same profile, whose fingerprint equals ``current``
+    (another study's or arm's run of the same computation), or None."""
+    own = store.run_dir(spec)
+    for run_file in sorted((store.root / spec.profile).glob(f"*/*/seed{spec.seed}/{RUN_FILE}")):
+        folder = run_file.parent
+        if folder == own or not ((folder / RESULTS_FILE).is_file()
+                                 and (folder / PER_QUERY_FILE).is_file()):
+            continue
+        try:
+            data = read_json(run_file)
+            other = RunSpec.from_dict(data["spec"])
+        except (StoreError, KeyError, TypeError, ValueError):
+            continue  # an unreadable run is never a twin
+        if other.targets == spec.targets and not fingerprint_changes(data["fingerprint"],
+                                                                     current):
+            return folder
+    return None
 
 
 def _report_epochs(trainer: Any, spec: RunSpec, on_epoch: Callable[[str, int, int], None]) -> None:
@@ -317,7 +360,7 @@ def _execute(study: Study, pending: list[RunState], store: Store, data_root: Any
     def finish(key: str, outcome: str) -> None:
         outcomes[key] = outcome
         epochs.pop(f"{study.name}/{key}", None)
-        if outcome in ("trained", "done"):
+        if outcome in ("trained", "copied", "done"):
             bar.update(1)
         elif outcome == "busy":
             log.warning("run %s is being trained by another process; skipped", key)

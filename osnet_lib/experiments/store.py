@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osnet_lib.experiments.study import RunSpec, Study, fingerprint
+from osnet_lib.experiments.study import RunSpec, Study, fingerprint, fingerprint_changes
 from osnet_lib.metrics import PerQuery
 from osnet_lib.recipes import PROFILES, check_profile
 
@@ -136,8 +136,8 @@ class Store:
             partial = (folder / CHECKPOINT_FILE).is_file()
             return RunState(spec, RunStatus.PARTIAL if partial else RunStatus.MISSING, folder)
         current = current if current is not None else fingerprint(spec)
-        if data["fingerprint"] != current:
-            changed = sorted(k for k in current if data["fingerprint"].get(k) != current[k])
+        changed = fingerprint_changes(data["fingerprint"], current)
+        if changed:
             return RunState(spec, RunStatus.STALE, folder, "changed: " + ", ".join(changed))
         if (folder / RESULTS_FILE).is_file() and (folder / PER_QUERY_FILE).is_file():
             self.results(spec)  # a corrupt results file is an error, not a finished run

@@ -15,6 +15,12 @@ control``,     1, 9, 4              ``control`` world (one global cue decides id
 default``
 ``table5-      Table 5, models      T = 4 against T = 1 on the ``omni`` world with half the
 short``        1 and 9              profile's epochs: does the effect need the whole schedule?
+``table3``     Table 3, trained     OSNet against torchvision's MobileNetV2 (as many
+               from scratch         parameters), ShuffleNetV2 and ResNet-18 with OSNet's head,
+                                    from scratch on ``cuhk03`` of the ``omni`` world
+``table6``     Table 6 (Sec. 3.4)   the sixteen (beta, gamma) rows of Table 6 on ``cuhk03``
+                                    of the ``omni`` world; the four corners over three
+                                    seeds, the other rows over one
 ``calibrate-   the world's          OSNet (T = 4) trained on ``market`` of the ``omni`` or
 omni``,        calibration          ``control`` world and tested there and on ``duke``: is
 ``calibrate-   (DESIGN, "The        its accuracy far from 0 and 100, is there a cross-domain
@@ -35,14 +41,32 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from osnet_lib.experiments.claims import Claim
-from osnet_lib.experiments.study import Arm, Study
-from osnet_lib.paper import TABLE5
+from osnet_lib.experiments.study import MATCHED, Arm, Study
+from osnet_lib.paper import TABLE3_SCRATCH, TABLE5, TABLE6
 
 
 def _table5_arms() -> tuple[Arm, ...]:
     """Model k of Table 5 is the arm ``model<k>`` with that row's block options."""
     return tuple(Arm(f"model{k}", options=dict(row[-1]), label=f"{k}: {row[0]}")  # type: ignore[call-overload]
                  for k, row in TABLE5.items())
+
+
+def table6_arm_name(beta: float, gamma: float) -> str:
+    """The arm of Table 6's row (beta, gamma): ``"b0.75-g0.5"``."""
+    return f"b{beta:g}-g{gamma:g}"
+
+
+#: Table 6's corners: the rows trained over every seed of the study (the others over one).
+TABLE6_CORNERS = ((1.0, 1.0), (1.0, 0.25), (0.25, 1.0), (0.25, 0.25))
+
+
+def _table6_arms() -> tuple[Arm, ...]:
+    """One arm per row of Table 6, in the paper's order; the corners keep the study's seeds,
+    the other twelve rows run seed 0 only (the budget: recipes, "The scale of part II")."""
+    return tuple(Arm(table6_arm_name(beta, gamma), beta=beta, gamma=gamma,
+                     seeds=None if (beta, gamma) in TABLE6_CORNERS else (0,),
+                     label=f"β = {beta:g}, γ = {gamma:g}")
+                 for beta, _params, gamma, *_ in TABLE6)
 
 
 _STUDIES = (
@@ -89,6 +113,35 @@ _STUDIES = (
     )
 )
 
+_STUDIES += (
+    Study(
+        name="table3", reproduces="Table 3 (trained from scratch)", recipe="scratch",
+        source="cuhk03", seeds=(0, 1, 2), world="omni",
+        arms=(
+            Arm("osnet", label="OSNet"),
+            Arm("mobilenet_v2", model="mobilenet_v2", options={"width_mult": MATCHED},
+                label="MobileNetV2 (OSNet's size)"),
+            Arm("shufflenet_v2", model="shufflenet_v2", options={"width_mult": MATCHED},
+                label="ShuffleNetV2"),
+            Arm("resnet18", model="resnet18", seeds=(0,), label="ResNet-18"),
+        ),
+        description="OSNet trained from scratch beside torchvision networks with the same "
+                    "512-d head and recipe: MobileNetV2 with as many parameters as OSNet (the "
+                    "paper's own baseline), ShuffleNetV2 at its closest width and ResNet-18 "
+                    "(one seed: eleven times OSNet x0.25's compute per image). OSNet's runs are "
+                    "table5's model 1, the same computation.",
+    ),
+    Study(
+        name="table6", reproduces="Table 6 (Sec. 3.4)", recipe="scratch", source="cuhk03",
+        seeds=(0, 1, 2), arms=_table6_arms(), world="omni",
+        description="Shrinking the network: the width multiplier beta (channels of every "
+                    "layer but the fc) and the resolution multiplier gamma (the input size) "
+                    "of Sec. 3.4, the sixteen rows of Table 6 trained from scratch with one "
+                    "recipe on the omni world; gamma scales the profile's input (128x64 under "
+                    "cpu, 256x128 under paper).",
+    ),
+)
+
 _DIAGNOSES = (
     Study(
         name="table5-short", reproduces="Table 5 (models 1 and 9), half schedule",
@@ -125,6 +178,17 @@ def _primary_against(name: str, k: int, statement: str) -> Claim:
                  source=f"Table 5, models 1 and {k} (CUHK03 rank-1)", statement=statement)
 
 
+def _t6(beta: float, gamma: float) -> float:
+    return next(r[4] for r in TABLE6 if r[0] == beta and r[2] == gamma)  # Market1501 rank-1
+
+
+def _table6_order(name: str, rows: list[tuple[float, float]], statement: str) -> Claim:
+    return Claim(name, "table6", tuple(table6_arm_name(b, g) for b, g in rows),
+                 paper=tuple(_t6(b, g) for b, g in rows),
+                 source="Table 6 (Market1501 rank-1; here cuhk03 of the omni world)",
+                 statement=statement)
+
+
 _CLAIMS = (
     Claim("table5-omni-vs-single", "table5", ("model1", "model9"),
           paper=(_t5(1), _t5(9)), source="Table 5, models 1 and 9 (CUHK03 rank-1)",
@@ -154,6 +218,20 @@ _CLAIMS = (
           source="the argument of Sec. 3.2 (no number in the paper)",
           statement="The unified gate's advantage over concatenation is larger on the omni "
                     "world than on the control world."),
+    Claim("table3-osnet-vs-mobilenet", "table3", ("osnet", "mobilenet_v2"),
+          paper=(TABLE3_SCRATCH["OSNet"][2]["CUHK03"][0],
+                 TABLE3_SCRATCH["MobileNetV2"][2]["CUHK03"][0]),
+          source="Table 3, trained from scratch (CUHK03 rank-1)",
+          statement="OSNet beats MobileNetV2 of the same size, both trained from scratch."),
+    # "smoothly" (Sec. 3.4), fixed before any table6 run: accuracy is ordered along each
+    # multiplier, every adjacent pair judged by the one rule (an ordering is reproduced when
+    # every pair is, contradicted when any pair is).
+    _table6_order("table6-width-order", [(b, 1.0) for b in (1.0, 0.75, 0.5, 0.25)],
+                  "At full resolution, accuracy falls step by step as the width multiplier "
+                  "beta shrinks from 1 to 0.25."),
+    _table6_order("table6-resolution-order", [(1.0, g) for g in (1.0, 0.75, 0.5, 0.25)],
+                  "At full width, accuracy falls step by step as the resolution multiplier "
+                  "gamma shrinks from 1 to 0.25."),
     Claim("ain-ranking-duke", "ain", ("searched", "osnet_ibn", "osnet"), target="duke",
           source="Table 7 ranking (there Market1501 <-> Duke; here msmt -> duke)",
           statement="OSNet-AIN generalises better than OSNet-IBN, which beats OSNet."),
@@ -213,4 +291,5 @@ def _check_claims() -> None:
 
 _check_claims()
 
-__all__ = ["CLAIMS", "STUDIES", "claims_of", "get_claim", "get_study", "list_studies"]
+__all__ = ["CLAIMS", "STUDIES", "TABLE6_CORNERS", "claims_of", "get_claim", "get_study",
+           "list_studies", "table6_arm_name"]

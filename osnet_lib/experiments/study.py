@@ -27,8 +27,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from osnet_lib.backbones import BACKBONES, check_width, matched_width
 from osnet_lib.blocks import BlockOptions
-from osnet_lib.models import model_name, parse_model_name
+from osnet_lib.models import OUTPUT_STRIDE, get_model_spec, model_name, parse_model_name
 from osnet_lib.recipes import Recipe, check_profile, get_profile, get_recipe, list_recipes
 
 #: The real dataset each synthetic domain stands in for (Table 2), used under ``paper``.
@@ -39,10 +40,17 @@ REAL_DATASETS: Mapping[str, str] = MappingProxyType({
 KINDS = ("train", "search")
 #: Model options an arm may set besides the OS block's (Table 5, Fig. 5).
 _MODEL_OPTIONS = frozenset({"genotype", "feature_dim"}) | frozenset(BlockOptions.field_names())
+#: Options of a torchvision baseline arm (:mod:`osnet_lib.backbones`).
+_BACKBONE_OPTIONS = frozenset({"width_mult", "feature_dim"})
+#: A baseline's ``width_mult`` that means "as many parameters as the profile's OSNet".
+MATCHED = "matched"
+#: The smallest input (height, width) an arm's ``gamma`` may give: the network down-samples by
+#: its output stride (16, Table 1), so each side needs at least that many pixels.
+MIN_INPUT = (OUTPUT_STRIDE, OUTPUT_STRIDE)
 #: The library's modules whose code shapes what a run computes; their hash is part of every
 #: run's fingerprint (the synthetic world is covered by its own recipe instead).
 CODE_MODULES = ("layers.py", "blocks.py", "models.py", "engine.py", "search.py", "metrics.py",
-                "recipes.py", "weights.py", "data")
+                "recipes.py", "weights.py", "data", "backbones.py")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,10 @@ class Arm:
         name: the arm's name in the store and in tables (letters, digits, ``_``, ``-``, ``.``).
         model: the registry family (``"osnet"``, ``"osnet_ibn"``, ``"osnet_ain"``); the width
             comes from the profile's recipe (``x0_25`` under ``cpu``, ``x1_0`` under ``paper``).
+            Or a torchvision baseline of Table 3 (a key of
+            :data:`osnet_lib.backbones.BACKBONES`) with options ``width_mult`` (a width of its
+            family, or :data:`MATCHED`: as many parameters as the profile's OSNet) and
+            ``feature_dim``.
         options: model options: the fields of :class:`~osnet_lib.blocks.BlockOptions`
             (``T=1``, ``fusion="concat"``...), ``genotype`` or ``feature_dim``.
         recipe: overrides of the study's recipe fields (e.g. ``{"epochs": 20}``).
@@ -66,6 +78,13 @@ class Arm:
             for all of that arm's runs.
         select_on: with ``kind="search"``, the held-out domain its seeds are selected on.
         label: how tables and figures name the arm (default: ``name``).
+        beta: the width multiplier of Sec. 3.4 (Table 6), a key of
+            :data:`osnet_lib.models.WIDTHS` as a number (1.0, 0.75, 0.5, 0.25): the arm's model
+            at that width at every profile, in place of the profile's width.
+        gamma: the resolution multiplier of Sec. 3.4 (Table 6): the arm's input is the
+            profile's recipe input (256x128 under ``paper``, 128x64 under ``cpu``) times
+            ``gamma``, rounded to whole pixels; it must stay at least
+            :data:`MIN_INPUT` on each side (the network's output stride).
     """
 
     name: str
@@ -79,18 +98,24 @@ class Arm:
     genotype_from: str | None = None
     select_on: str | None = None
     label: str | None = None
+    beta: float | None = None
+    gamma: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.name or not all(c.isalnum() or c in "_-." for c in self.name):
             raise ValueError(f"arm name {self.name!r} must be letters, digits, '_', '-' or '.'")
         if self.kind not in KINDS:
             raise ValueError(f"arm {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
-        model_name(self.model, "x1_0")  # an unknown family raises, naming the close ones
-        unknown = sorted(set(self.options) - _MODEL_OPTIONS)
-        if unknown:
-            raise ValueError(f"arm {self.name!r}: unknown model option(s) {unknown}; valid: "
-                             f"{sorted(_MODEL_OPTIONS)}")
-        BlockOptions(**{k: v for k, v in self.options.items() if k in BlockOptions.field_names()})
+        if self.model in BACKBONES:
+            self._check_backbone()
+        else:
+            model_name(self.model, "x1_0")  # an unknown family raises, naming the close ones
+            unknown = sorted(set(self.options) - _MODEL_OPTIONS)
+            if unknown:
+                raise ValueError(f"arm {self.name!r}: unknown model option(s) {unknown}; "
+                                 f"valid: {sorted(_MODEL_OPTIONS)}")
+            BlockOptions(**{k: v for k, v in self.options.items()
+                            if k in BlockOptions.field_names()})
         valid = {f.name for f in dataclasses.fields(Recipe)} - {"name", "profile", "model"}
         bad = sorted(set(self.recipe) - valid)
         if bad:
@@ -103,12 +128,38 @@ class Arm:
             object.__setattr__(self, "seeds", _check_seeds(self.seeds, f"arm {self.name!r}"))
         if self.targets is not None:
             object.__setattr__(self, "targets", tuple(self.targets))
+        if self.beta is not None:
+            model_name(self.model, self.beta)  # an unregistered width raises, naming the valid
+        if (isinstance(self.gamma, bool) or not isinstance(self.gamma, (int, float))
+                or not 0 < self.gamma <= 1):
+            raise ValueError(f"arm {self.name!r}: gamma (the resolution multiplier) must be a "
+                             f"number in (0, 1], got {self.gamma!r}")
+        clash = sorted({"height", "width"} & set(self.recipe))
+        if clash and self.gamma != 1.0:
+            raise ValueError(f"arm {self.name!r}: give either gamma or the recipe's {clash}")
         if self.kind == "search" and self.genotype_from:
             raise ValueError(f"arm {self.name!r}: a search arm cannot take a searched genotype")
         if self.genotype_from and "genotype" in self.options:
             raise ValueError(f"arm {self.name!r}: give either a genotype or genotype_from")
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
         object.__setattr__(self, "recipe", MappingProxyType(dict(self.recipe)))
+
+    def _check_backbone(self) -> None:
+        """A torchvision baseline (Table 3) takes only ``width_mult`` (a width of its family,
+        or :data:`MATCHED`) and ``feature_dim``, and is trained, never searched."""
+        unknown = sorted(set(self.options) - _BACKBONE_OPTIONS)
+        if unknown:
+            raise ValueError(f"arm {self.name!r}: unknown option(s) {unknown} for the "
+                             f"{self.model} baseline; valid: {sorted(_BACKBONE_OPTIONS)}")
+        width = self.options.get("width_mult", 1.0)
+        if width != MATCHED:
+            try:
+                check_width(self.model, width)
+            except ValueError as e:
+                raise ValueError(f"arm {self.name!r}: {e} or {MATCHED!r}") from None
+        if self.beta is not None or self.kind != "train" or self.genotype_from:
+            raise ValueError(f"arm {self.name!r}: the {self.model} baseline is trained as it "
+                             "is (no beta, search or genotype; its width is width_mult)")
 
     @property
     def title(self) -> str:
@@ -235,14 +286,39 @@ class Study:
                 arm_seeds = tuple(seeds)  # a search arm keeps all its seeds: it selects among them
             for seed in arm_seeds:
                 out.append(RunSpec(self.name, arm.name, seed, profile, self._recipe(arm, profile),
-                                   dict(arm.options), self.source, arm.targets or self.targets,
-                                   arm.kind, arm.genotype_from, arm.select_on, self.world))
+                                   self._model_options(arm, profile), self.source,
+                                   arm.targets or self.targets, arm.kind, arm.genotype_from,
+                                   arm.select_on, self.world))
         return out
+
+    def _model_options(self, arm: Arm, profile: str) -> dict[str, Any]:
+        """The arm's model options at ``profile``: a baseline's ``width_mult="matched"``
+        becomes the width at which it has as many parameters as the profile's OSNet
+        (Table 3's MobileNetV2 "of the same size")."""
+        options = dict(arm.options)
+        if options.get("width_mult") == MATCHED:
+            osnet = get_recipe(arm.recipe_name or self.recipe, profile).model
+            options["width_mult"] = matched_width(arm.model, get_model_spec(osnet).params)
+        return options
 
     def _recipe(self, arm: Arm, profile: str) -> Recipe:
         recipe = get_recipe(arm.recipe_name or self.recipe, profile)
         overrides = {**self.recipe_overrides, **arm.recipe}
-        overrides["model"] = model_name(arm.model, parse_model_name(recipe.model).width)
+        if arm.model in BACKBONES:
+            overrides["model"] = arm.model
+        else:
+            width = arm.beta if arm.beta is not None else parse_model_name(recipe.model).width
+            overrides["model"] = model_name(arm.model, width)
+        if arm.gamma != 1.0:
+            size = (round(recipe.height * arm.gamma), round(recipe.width * arm.gamma))
+            if size[0] < MIN_INPUT[0] or size[1] < MIN_INPUT[1]:
+                raise ValueError(
+                    f"study {self.name!r}, arm {arm.name!r}: gamma={arm.gamma} turns the "
+                    f"{profile} input {recipe.height}x{recipe.width} into {size[0]}x{size[1]}, "
+                    f"smaller than {MIN_INPUT[0]}x{MIN_INPUT[1]} (the network down-samples by "
+                    f"{OUTPUT_STRIDE}); "
+                    f"run this arm at a larger profile")
+            overrides["height"], overrides["width"] = size
         recipe = recipe.replace(**overrides)
         if self.epoch_scale != 1.0:
             epochs = max(1, round(recipe.epochs * self.epoch_scale))
@@ -372,6 +448,38 @@ def code_fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
+#: Versions of the code of :data:`CODE_MODULES` declared to compute exactly what a later version
+#: computes: ``{older hash: (newer hash, the evidence)}``. A change that provably alters no
+#: computation of a stored run (a model family added beside OSNet, a method moved unchanged)
+#: is declared here, reviewed like any code, so that the store keeps its runs; every other change
+#: of those modules makes them stale. Documentation edits never change the hash.
+EQUIVALENT_CODE: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "bc498518deaa23df": (
+        "b13f134f787bbb0f",
+        "Table 3's torchvision baselines added (backbones.py, build_model, check_model_name); "
+        "OSNet's forward API moved unchanged into a base class, its fc into embedding_head: "
+        "every registered OSNet and every Table 5 variant builds bit-identical weights "
+        "(tests/test_models.py::test_osnet_builds_as_before_the_baselines_came)"),
+})
+
+
+def same_code(stored: str, current: str) -> bool:
+    """Whether a run made with code version ``stored`` is valid for ``current``: the same hash,
+    or a chain of :data:`EQUIVALENT_CODE` declarations leading to it."""
+    seen = set()
+    while stored != current and stored in EQUIVALENT_CODE and stored not in seen:
+        seen.add(stored)
+        stored = EQUIVALENT_CODE[stored][0]
+    return stored == current
+
+
+def fingerprint_changes(stored: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
+    """The parts of a stored run's fingerprint that differ from ``current`` (empty: the run is
+    valid), the code compared with :func:`same_code`."""
+    return sorted(k for k in current if stored.get(k) != current[k]
+                  and not (k == "code" and same_code(str(stored.get(k)), current[k])))
+
+
 def fingerprint(spec: RunSpec, data_root: str | Path | None = None) -> dict[str, str]:
     """Everything a stored run's validity depends on, as short hashes: the recipe, the model
     and its options, the seed, the data of its source and targets, and the code
@@ -389,5 +497,6 @@ def fingerprint(spec: RunSpec, data_root: str | Path | None = None) -> dict[str,
     }
 
 
-__all__ = ["Arm", "CODE_MODULES", "KINDS", "REAL_DATASETS", "RunSpec", "Study",
+__all__ = ["Arm", "CODE_MODULES", "EQUIVALENT_CODE", "KINDS", "MATCHED", "MIN_INPUT",
+           "REAL_DATASETS", "RunSpec", "Study", "same_code", "fingerprint_changes",
            "code_fingerprint", "data_fingerprint", "dataset_ref", "fingerprint"]
