@@ -3,17 +3,18 @@
 The arithmetic behind the ``cpu`` scale of part II (:mod:`osnet_lib.recipes`, "The scale of
 part II"). Three steps, each printed:
 
-1. **Rates.** For every network part II trains (Table 5's variants, Table 6's widths and
-   resolutions, the torchvision baselines of Table 3, the IN variants and the search's
-   supernet), the training images per second of one process with one thread, measured on random
-   tensors in memory (the compute bound of :mod:`benchmarks.bench_train`) while a second,
-   identical process runs: the arrangement of ``study run --jobs 2 --threads 1`` on a 2-core
-   machine.
+1. **Rates.** For every network part II trains at its input size (Table 5's variants, Table
+   6's widths and resolutions, the torchvision baselines of Table 3, the IN variants and the
+   search's supernet), the training images per second of one process with one thread,
+   measured on random tensors in memory (the compute bound of :mod:`benchmarks.bench_train`)
+   while a second, identical process runs: the arrangement of ``study run --jobs 2 --threads
+   1`` on a 2-core machine.
 2. **Calibration.** A whole run costs more than its compute bound (data, evaluation). The ratio
    is read from finished runs of the store (``train_seconds`` against the bound's estimate for
    the same images and epochs) and applied to every planned run.
-3. **The plan.** Every study of part II as data (:data:`PLAN`): arms, seeds, training domain
-   (its image count read from the world), recipe epochs at the profile. Its total, divided by
+3. **The plan.** Every run of the defined studies as ``study run`` would train it (a copied
+   twin counted once), and the later chapters' planned runs (:data:`LATER`): network, training
+   domain (its image count read from the world), recipe epochs at the profile. Its total, divided by
    the two processes, is the wall time of regenerating the store from scratch.
 
 The machine may be busy: read the load printed with the rates. Usage::
@@ -36,98 +37,85 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "part2_budget"
 
-#: name -> (builder, options): what each kind of run trains, at the profile's width unless named.
-NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
-    "osnet": ("osnet_x0_25", {}),
-    "osnet_T1": ("osnet_x0_25", {"T": 1}),
-    "osnet_T2": ("osnet_x0_25", {"T": 2}),
-    "osnet_T3": ("osnet_x0_25", {"T": 3}),
-    "osnet_full_conv": ("osnet_x0_25", {"conv": "full"}),
-    "osnet_same_depth": ("osnet_x0_25", {"same_depth": 1}),
-    "osnet_concat": ("osnet_x0_25", {"fusion": "concat"}),
-    "osnet_x0_5": ("osnet_x0_5", {}),
-    "osnet_x0_75": ("osnet_x0_75", {}),
-    "osnet_x1_0": ("osnet_x1_0", {}),
-    "osnet_ain": ("osnet_ain_x0_25", {}),
-    "osnet_ibn": ("osnet_ibn_x0_25", {}),
-    "supernet": ("supernet_x0_25", {}),
-    "mobilenet_v2": ("torchvision:mobilenet_v2", {}),
-    "shufflenet_v2": ("torchvision:shufflenet_v2_x1_0", {}),
-    "resnet50": ("torchvision:resnet50", {}),
-}
-#: Table 5's arms -> the network whose rate stands for them (the fusion variants other than
-#: concatenation cost within 1% of model 1: see chapter 7's cost table).
-TABLE5 = {1: "osnet", 2: "osnet_full_conv", 3: "osnet_same_depth", 4: "osnet_concat",
-          5: "osnet", 6: "osnet", 7: "osnet", 8: "osnet", 9: "osnet_T1", 10: "osnet_T2",
-          11: "osnet_T3"}
-GAMMAS = (1.0, 0.875, 0.75, 0.5)
-BETAS = {1.0: "osnet_x1_0", 0.75: "osnet_x0_75", 0.5: "osnet_x0_5", 0.25: "osnet"}
+#: The studies of part II that are defined (:mod:`osnet_lib.experiments.studies`): their runs
+#: are read from the study itself, so the plan is what ``study run`` would train.
+DEFINED = ("table5", "table5-control", "table3", "table6", "ain")
+#: Studies of later chapters not defined yet: (study, network, domain, recipe, runs).
+LATER = (
+    [("table7", net, source, "cross_domain", 3) for source in ("market", "duke")
+     for net in ("osnet_x0_25", "osnet_ibn_x0_25", "osnet_ain_x0_25")]
+    + [("table8", net, source, "finetune", 3) for source in ("market", "duke")
+       for net in ("osnet_x0_25", "osnet_ain_x0_25")]
+    + [("table10", net, "market+duke+cuhk03", "cross_domain", 3)
+       for net in ("osnet_x0_25", "osnet_ain_x0_25")]
+)
 
 
-def plan(seeds: int = 3) -> list[dict[str, Any]]:
-    """Every run of part II: ``study``, ``network``, ``domain`` (training), ``recipe``,
-    ``runs`` (seeds), ``scale`` (input area relative to the profile's, Table 6's gamma^2)."""
-    p: list[dict[str, Any]] = []
+def network_key(model: str, options: dict[str, Any], height: int, width: int,
+                kind: str = "train") -> str:
+    """What a run's cost depends on: the network, its options and its input size."""
+    opts = ",".join(f"{k}={v}" for k, v in sorted(options.items()) if k != "genotype")
+    name = "supernet_" + model if kind == "search" else model
+    return f"{name}{'[' + opts + ']' if opts else ''}@{height}x{width}"
 
-    def add(study: str, network: str, domain: str, recipe: str, runs: int,
-            scale: float = 1.0) -> None:
-        p.append(dict(study=study, network=network, domain=domain, recipe=recipe, runs=runs,
-                      scale=scale))
 
-    for net in TABLE5.values():                                     # chapter 7
-        add("table5", net, "cuhk03", "scratch", seeds)
-    for net in ("osnet", "osnet_T1", "osnet_concat"):
-        add("table5-control", net, "cuhk03", "scratch", seeds)
-    for net in ("osnet", "mobilenet_v2", "shufflenet_v2"):          # chapter 6, Table 3
-        add("table3", net, "market", "scratch", seeds)
-    for beta, net in BETAS.items():                                 # chapter 8, Table 6
-        for gamma in GAMMAS:
-            corner = beta in (1.0, 0.25) and gamma in (1.0, 0.5)
-            add("table6", net, "market", "scratch", seeds if corner else 1, gamma ** 2)
-    add("ain", "supernet", "msmt", "search", 4)                     # Sec. 3.3, 4.2, Table 7
-    for net in ("osnet", "osnet_ibn", "osnet_ain", "osnet_ain"):    # ... the searched genotype
-        add("ain", net, "msmt", "cross_domain", seeds)
-    for source in ("market", "duke"):                               # Tables 7-9: M <-> D
-        for net in ("osnet", "osnet_ibn", "osnet_ain"):
-            add("table7", net, source, "cross_domain", seeds)
-        for net in ("osnet", "osnet_ain"):                          # Table 8: same domain
-            add("table8", net, source, "finetune", seeds)
-    for net in ("osnet", "osnet_ain"):                              # Table 10: multi-source
-        add("table10", net, "market+duke+cuhk03", "cross_domain", seeds)
-    return p
+def parse_key(key: str) -> tuple[str, dict[str, Any], int, int, str]:
+    """The inverse of :func:`network_key`."""
+    import yaml
+
+    net, size = key.rsplit("@", 1)
+    h, w = (int(v) for v in size.split("x"))
+    options: dict[str, Any] = {}
+    if "[" in net:
+        net, opts = net[:-1].split("[", 1)
+        for item in opts.split(","):
+            k, v = item.split("=", 1)
+            options[k] = yaml.safe_load(v)
+    kind = "search" if net.startswith("supernet_") else "train"
+    return net.removeprefix("supernet_"), options, h, w, kind
+
+
+def plan() -> list[dict[str, Any]]:
+    """Every run of part II at the ``cpu`` profile: ``study``, ``arm``, ``network`` (a
+    :func:`network_key`), ``domain`` (training), ``epochs`` and ``runs``. A run that is the
+    same computation as an earlier one (a copied twin, e.g. table3's OSNet = table5's model 1)
+    is counted once."""
+    from osnet_lib.experiments import fingerprint, get_study
+    from osnet_lib.recipes import get_recipe
+
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for name in DEFINED:
+        for spec in get_study(name).runs("cpu"):
+            twin = str(sorted(fingerprint(spec).items()))
+            if twin in seen:
+                continue
+            seen.add(twin)
+            r = spec.recipe
+            rows.append(dict(study=name, arm=spec.arm, network=network_key(
+                r.model, spec.model_options, r.height, r.width, spec.kind),
+                domain=spec.source, epochs=r.epochs, runs=1))
+    for study, net, domain, recipe, runs in LATER:
+        r = get_recipe(recipe, "cpu")
+        rows.append(dict(study=study, arm=net, network=network_key(net, {}, r.height, r.width),
+                         domain=domain, epochs=r.epochs, runs=runs))
+    return rows
 
 
 # -- step 1: rates --------------------------------------------------------------------------------
-def _build(name: str, num_classes: int = 750) -> Any:
-    import torch
-
+def _build(key: str, num_classes: int = 750) -> Any:
     from osnet_lib.models import build_model
 
-    builder, options = NETWORKS[name]
-    if builder.startswith("supernet"):
+    model, options, _, _, kind = parse_key(key)
+    if kind == "search":
         from osnet_lib.search import build_supernet
 
-        return build_supernet("osnet_x0_25", num_classes)
-    if builder.startswith("torchvision:"):
-        import torchvision
-
-        net = getattr(torchvision.models, builder.split(":")[1])(weights=None)
-        # the book's head on a torchvision trunk: global pooling, a 512-d embedding, classifier
-        if hasattr(net, "fc"):
-            dim = net.fc.in_features
-            net.fc = torch.nn.Sequential(torch.nn.Linear(dim, 512), torch.nn.BatchNorm1d(512),
-                                         torch.nn.ReLU(), torch.nn.Linear(512, num_classes))
-        else:
-            dim = net.classifier[-1].in_features
-            net.classifier = torch.nn.Sequential(
-                torch.nn.Linear(dim, 512), torch.nn.BatchNorm1d(512), torch.nn.ReLU(),
-                torch.nn.Linear(512, num_classes))
-        return net
-    return build_model(builder, num_classes, **options)
+        return build_supernet(model, num_classes)
+    return build_model(model, num_classes, **options)
 
 
-def _rate_one(name: str, height: int, width: int, steps: int) -> float:
-    """Training images per second of ``name`` on random tensors, one thread."""
+def _rate_one(key: str, steps: int) -> float:
+    """Training images per second of the network ``key`` on random tensors, one thread."""
     import torch
 
     from osnet_lib.engine import build_optimizer, label_smoothing_loss
@@ -136,7 +124,8 @@ def _rate_one(name: str, height: int, width: int, steps: int) -> float:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     recipe = get_recipe("scratch", "cpu")
-    net = _build(name).to(memory_format=torch.channels_last).train()
+    _, _, height, width, _ = parse_key(key)
+    net = _build(key).to(memory_format=torch.channels_last).train()
     opt = build_optimizer(net, recipe)
     x = torch.randn(recipe.batch_size, 3, height, width).contiguous(
         memory_format=torch.channels_last)
@@ -156,47 +145,43 @@ def _rate_one(name: str, height: int, width: int, steps: int) -> float:
     return steps * recipe.batch_size / (time.perf_counter() - start)
 
 
-def measure_rates(names: list[str], steps: int) -> dict[str, Any]:
+def measure_rates(keys: list[str], steps: int) -> dict[str, Any]:
     """Each network's rate as the mean of two identical one-thread processes run at once."""
-    from osnet_lib.recipes import get_recipe
-
-    r = get_recipe("scratch", "cpu")
-    out: dict[str, Any] = {"height": r.height, "width": r.width, "rates": {}, "load": []}
-    for name in names:
-        sizes = [(r.height, r.width)]
-        if name in BETAS.values():
-            sizes += [(round(r.height * g / 8) * 8, round(r.width * g / 8) * 8)
-                      for g in GAMMAS[1:]]
-        for h, w in sizes:
-            cmd = [sys.executable, __file__, "--rate-one", name, str(h), str(w), str(steps)]
-            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-            rates = [float(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-            key = name if (h, w) == sizes[0] else f"{name}@{h}x{w}"
-            out["rates"][key] = sum(rates) / 2
-            out["load"].append(os.getloadavg()[0])
-            print(f"  {key:<28} {out['rates'][key]:7.1f} images/s per process "
-                  f"(load {out['load'][-1]:.2f})", flush=True)
+    out: dict[str, Any] = {"rates": {}, "load": []}
+    for key in keys:
+        cmd = [sys.executable, __file__, "--rate-one", key, str(steps)]
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        rates = [float(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        out["rates"][key] = sum(rates) / 2
+        out["load"].append(os.getloadavg()[0])
+        print(f"  {key:<44} {out['rates'][key]:7.1f} images/s per process "
+              f"(load {out['load'][-1]:.2f})", flush=True)
     return out
 
 
 # -- step 2: calibration --------------------------------------------------------------------------
 def calibrate(rates: dict[str, float]) -> dict[str, Any]:
-    """The ratio of a whole run's seconds to its compute bound, from the store's finished
-    runs of the table5 studies (models 1 and 9)."""
+    """The ratio of a whole run's seconds to its compute bound, from every finished run of the
+    defined studies in the store whose network was measured."""
     from osnet_lib.experiments import Store, get_study, load_study
 
     rows = []
-    for study in ("table5", "table5-control"):
-        frame = load_study(get_study(study), "cpu", Store(), arms=["model1", "model9"],
-                           stale="ignore")
-        for r in frame.itertuples():
-            images = _domain_images("cuhk03") * int(r.epochs)
-            net = "osnet" if r.arm == "model1" else "osnet_T1"
-            rows.append({"study": study, "arm": r.arm, "seed": int(r.seed),
+    for name in DEFINED:
+        study = get_study(name)
+        specs = {(s.arm, s.seed): s for s in study.runs("cpu")}
+        frame = load_study(study, "cpu", Store(), stale="ignore")
+        for r in frame.drop_duplicates(["arm", "seed"]).itertuples():
+            spec = specs[(r.arm, int(r.seed))]
+            key = network_key(spec.recipe.model, spec.model_options, spec.recipe.height,
+                              spec.recipe.width, spec.kind)
+            if key not in rates or spec.kind == "search":
+                continue
+            images = _domain_images(spec.source) * int(r.epochs)
+            rows.append({"study": name, "arm": r.arm, "seed": int(r.seed),
                          "train_seconds": float(r.train_seconds),
-                         "bound_seconds": images / rates[net]})
+                         "bound_seconds": images / rates[key]})
     if not rows:
-        raise SystemExit("no finished table5 runs in the cpu store to calibrate against")
+        raise SystemExit("no finished run in the cpu store to calibrate against")
     ratio = sum(x["train_seconds"] for x in rows) / sum(x["bound_seconds"] for x in rows)
     return {"runs": rows, "overhead": ratio}
 
@@ -214,26 +199,17 @@ def _domain_images(domain: str) -> int:
 
 
 # -- step 3: the plan -----------------------------------------------------------------------------
-def cost(plan_rows: list[dict[str, Any]], rates: dict[str, Any], overhead: float,
+def cost(plan_rows: list[dict[str, Any]], rates: dict[str, float], overhead: float,
          jobs: int = 2) -> dict[str, Any]:
-    from osnet_lib.recipes import get_recipe
-
-    h, w = rates["height"], rates["width"]
+    """Process-hours per study and in all, and the wall hours on ``jobs`` cores."""
     per_study: dict[str, float] = {}
-    runs = 0
     for row in plan_rows:
-        epochs = get_recipe(row["recipe"], "cpu").epochs
-        net = row["network"]
-        key = net
-        if row["scale"] != 1.0:
-            g = row["scale"] ** 0.5
-            key = f"{net}@{round(h * g / 8) * 8}x{round(w * g / 8) * 8}"
-        rate = rates["rates"][key]
-        seconds = row["runs"] * epochs * _domain_images(row["domain"]) / rate * overhead
+        seconds = (row["runs"] * row["epochs"] * _domain_images(row["domain"])
+                   / rates[row["network"]] * overhead)
         per_study[row["study"]] = per_study.get(row["study"], 0.0) + seconds
-        runs += row["runs"]
     total = sum(per_study.values())
-    return {"runs": runs, "per_study_hours": {k: v / 3600 for k, v in per_study.items()},
+    return {"runs": sum(r["runs"] for r in plan_rows),
+            "per_study_hours": {k: v / 3600 for k, v in per_study.items()},
             "process_hours": total / 3600, "wall_hours": total / 3600 / jobs}
 
 
@@ -242,21 +218,24 @@ def main() -> None:
     p.add_argument("--rates", default=None, help="a rates JSON of an earlier run")
     p.add_argument("--steps", type=int, default=6, help="training steps per measurement")
     p.add_argument("--output", default=str(RESULTS / "part2_budget.json"))
-    p.add_argument("--rate-one", nargs=4, help=argparse.SUPPRESS)
+    p.add_argument("--rate-one", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.rate_one:
-        name, h, w, steps = args.rate_one
-        print(_rate_one(name, int(h), int(w), int(steps)))
+        key, steps = args.rate_one
+        print(_rate_one(key, int(steps)))
         return
     if args.rates:
-        rates = json.loads(Path(args.rates).read_text())["rates"]
+        rates = json.loads(Path(args.rates).read_text())["rates"]  # {"rates": ..., "load": ...}
     else:
         print("1. rates (two one-thread processes at once, random tensors):")
         rates = measure_rates(sorted({r["network"] for r in plan()}), args.steps)
+    missing = sorted({r["network"] for r in plan()} - set(rates["rates"]))
+    if missing:
+        raise SystemExit(f"the rates file has no rate for {missing}; measure them again")
     cal = calibrate(rates["rates"])
     print(f"2. a whole run takes {cal['overhead']:.2f}x its compute bound "
           f"({len(cal['runs'])} finished runs of the store)")
-    result = cost(plan(), rates, cal["overhead"])
+    result = cost(plan(), rates["rates"], cal["overhead"])
     print(f"3. the part-II store: {result['runs']} runs, {result['process_hours']:.1f} "
           f"process-hours, {result['wall_hours']:.1f} h on 2 cores")
     for study, hours in result["per_study_hours"].items():

@@ -43,15 +43,18 @@ domain, 6,916 training images, three seeds each) and by ``benchmarks/part2_budge
   3 seeds the 95% t-interval's half-width is t(0.975, 2) / sqrt(3) = 2.48 times that, i.e.
   0.6 and 3.6 points. Half of the paper's CUHK03 gap (13.8 / 2 = 6.9 points) would be detected
   on either world (6.9 - 3.6 > 0).
-- **Cost**: a whole run takes 1.28x its compute bound. One T = 4 run trains 30 x 6,916 images
-  at 220 images/s per process (two one-thread processes on a 2-core machine), about 20
-  minutes; T = 1 is 1.6x faster. ``benchmarks/part2_budget.py`` sums every planned run of part
-  II at this scale: 127 runs, 74 process-hours, **37 hours on 2 cores**. Table 5 with its
-  control comparison is 13 process-hours (6.5 h), Table 6's sixteen rows 33 (widths up to x1.0
-  train 7x slower than x0.25). The 6-hour target for the whole part-II store is *not* met at
-  this scale; halving the epochs would still leave 18.5 h. Meeting it needs a smaller plan
-  (Table 6 at the widths up to x0.5, one seed for rows no claim rests on, MobileNetV2 at
-  OSNet's size rather than at width 1.0), which the chapters that own those tables decide.
+- **Cost**: a whole run takes 1.35x its compute bound (measured on 14 finished runs). One
+  T = 4 run trains 30 x 6,916 images at 222 images/s per process (two one-thread processes
+  on a 2-core machine), about 21 minutes; T = 1 is 1.75x faster. ``benchmarks/part2_budget.py``
+  sums every run ``study run`` would train (the defined studies, a copied twin counted once)
+  and the runs planned for the later chapters: 119 runs, 49 process-hours, **24 hours on 2
+  cores**. Table 5 with its control comparison is 13 process-hours; Table 3 (MobileNetV2 at
+  OSNet's size, ShuffleNetV2, one ResNet-18 run; OSNet's runs are Table 5's) 2.7; Table 6's
+  sixteen rows 14.8, the corners over three seeds and the others over one (x1.0 at 128x64
+  trains at 30 images/s, 7x slower than x0.25); the IN search and its arms 4.8; Tables 7, 8
+  and 10 13. The 6-hour target for the whole part-II store is *not* met at this scale; it
+  would need a quarter of these runs, or a schedule that does not train the omni world's
+  networks.
 - **Precision**: float32, no ``torch.compile``. bfloat16 autocast was 1.34x faster here, but it
   changes the numbers, is slow on CPUs without native bfloat16, and the committed store must
   be regenerable on any CPU; a 1.3x gain does not change what fits.
