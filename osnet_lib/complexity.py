@@ -7,6 +7,8 @@ pooling layers are not counted, which is the paper's convention and reproduces i
 Taught in chapters 2 and 5.
 """
 
+import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from osnet_lib.utils import eval_mode
+from osnet_lib.utils import check_int, check_positive_int, eval_mode
 
 
 def count_params(model: nn.Module, include_classifier: bool = False) -> int:
@@ -83,3 +85,39 @@ def table6(models: dict[float, nn.Module] | None = None) -> list[dict[str, Any]]
                      "params_m": c.params / 1e6, "mult_adds_m": c.mult_adds / 1e6,
                      "paper_params_m": params_m, "paper_mult_adds_m": mult_adds_m})
     return rows
+
+
+def latency(model: nn.Module, input_size: Sequence[int] = (256, 128), batch_size: int = 1,
+            repeats: int = 20, warmup: int = 3) -> float:
+    """Median wall time of one ``model.embed`` call on a random batch, in milliseconds per image.
+
+    Measured on the model's device in eval mode without autograd, ``warmup`` calls first, with
+    the threads torch uses now (``torch.get_num_threads()``; set it to compare machines). A
+    measurement, not a constant: it depends on the CPU and its load, so the book reports it
+    next to the Mult-Adds, which do not.
+
+    Raises:
+        ValueError: a bad ``input_size``, ``batch_size``, ``repeats`` or ``warmup``.
+    """
+    if len(input_size) != 2 or min(input_size) < 1:
+        raise ValueError(f"input_size must be (height, width), got {tuple(input_size)}")
+    check_positive_int("batch_size", batch_size)
+    check_positive_int("repeats", repeats)
+    check_int("warmup", warmup, low=0)
+    embed = getattr(model, "embed", None)
+    if not callable(embed):
+        raise ValueError("the model has no embed method to time")
+    device = next(model.parameters()).device
+    x = torch.randn(batch_size, 3, *input_size, device=device)
+    times = []
+    with eval_mode(model), torch.no_grad():
+        for i in range(warmup + repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            embed(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3 / batch_size

@@ -1,6 +1,7 @@
 """Parameters and Mult-Adds against Table 1, Table 6 and Sec. 3.4."""
 
 import pytest
+import torch
 
 from osnet_lib import build_model, list_models
 from osnet_lib.complexity import complexity, count_mult_adds, count_params
@@ -72,3 +73,16 @@ def test_mult_adds_scale_with_resolution_squared(width_models):
     full = count_mult_adds(width_models[1.0], (256, 128))
     half = count_mult_adds(width_models[1.0], (128, 64))
     assert 0.2 < half / full < 0.3
+
+
+def test_latency_is_measured_per_image_in_eval_mode_and_checks_its_arguments():
+    from osnet_lib.complexity import latency
+
+    net = build_model("osnet_x0_25").train()
+    ms = latency(net, (64, 32), batch_size=2, repeats=2, warmup=1)
+    assert ms > 0 and net.training  # the mode is restored
+    for bad in ({"input_size": (64,)}, {"batch_size": 0}, {"repeats": 0}, {"warmup": -1}):
+        with pytest.raises(ValueError):
+            latency(net, **{"input_size": (64, 32), **bad})
+    with pytest.raises(ValueError, match="no embed"):
+        latency(torch.nn.Conv2d(3, 3, 1), (8, 8))

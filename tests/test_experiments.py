@@ -486,6 +486,29 @@ def test_the_report_tables_read_the_runs(reference):
     assert costs.loc["t4", "mult_adds"] > costs.loc["t1", "mult_adds"]
 
 
+def test_the_training_and_cmc_curves_read_the_runs(reference, tmp_path):
+    from osnet_lib.experiments.report import cmc_curves, training_curves
+
+    store, frame = reference
+    curves = training_curves(TINY, "quick", store)
+    epochs = TINY.runs("quick")[0].recipe.epochs
+    assert len(curves) == 4 * epochs and list(curves.epoch[:epochs]) == list(range(1, epochs + 1))
+    last = curves[curves.epoch == epochs].set_index(["arm", "seed"]).train_acc
+    acc = frame[frame.target == "market"].set_index(["arm", "seed"]).train_acc
+    for key, value in last.items():
+        assert value == pytest.approx(100 * acc.loc[key])
+    cmc = cmc_curves(TINY, "quick", store, target="duke", max_rank=5)
+    assert list(cmc.index) == ["t4", "t1"] and list(cmc.columns) == [1, 2, 3, 4, 5]
+    assert (np.diff(cmc.to_numpy(), axis=1) >= 0).all()  # a CMC curve never falls
+    duke = frame[frame.target == "duke"].groupby("arm").rank1.mean()
+    assert cmc.loc["t1", 1] == pytest.approx(100 * duke["t1"])
+    with pytest.raises(ValueError, match="max_rank"):
+        cmc_curves(TINY, "quick", store, max_rank=0)
+    with pytest.raises(ValueError, match="no finished run"):
+        cmc_curves(TINY, "quick", Store(tmp_path))
+    assert training_curves(TINY, "quick", Store(tmp_path)).empty
+
+
 def test_the_verdict_table_and_figure_show_every_comparison(reference):
     import matplotlib
 

@@ -4,6 +4,9 @@
   the final training accuracy and the training time;
 - :func:`arm_costs`: per arm, parameters and Mult-Adds at the profile's input size
   (:func:`osnet_lib.complexity.complexity`);
+- :func:`training_curves`: each finished run's loss and training accuracy per epoch;
+- :func:`cmc_curves`: per arm, the CMC curve (rank-k accuracy for k = 1..K) averaged over
+  seeds;
 - :func:`verdict_frame`: one row per comparison of a list of verdicts;
 - :func:`plot_verdicts`: the differences with their 95% intervals beside the paper's, one row
   per comparison (a forest plot).
@@ -24,7 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from osnet_lib.experiments.claims import Verdict
-    from osnet_lib.experiments.study import Study
+    from osnet_lib.experiments.store import Store
+    from osnet_lib.experiments.study import RunSpec, Study
 
 
 def arm_summary(frame: pd.DataFrame, target: str | None = None,
@@ -82,6 +86,62 @@ def arm_costs(study: Study, profile: str, arms: Sequence[str] | None = None) -> 
                        (spec.recipe.height, spec.recipe.width))
         out.append({"arm": spec.arm, "params": c.params, "mult_adds": c.mult_adds})
     return pd.DataFrame(out).set_index("arm")
+
+
+def _done_runs(study: Study, profile: str, store: Store | None, arms: Sequence[str] | None,
+               seeds: Sequence[int] | None) -> tuple[Store, list[RunSpec]]:
+    """The store (the book's by default) and the finished trained runs of ``study`` in it."""
+    from osnet_lib.experiments.store import RunStatus, Store, study_states
+
+    store = store if store is not None else Store()
+    return store, [s.spec for s in study_states(study, profile, store, arms, seeds)
+                   if s.status is RunStatus.DONE and s.spec.kind == "train"]
+
+
+def training_curves(study: Study, profile: str, store: Store | None = None,
+                    arms: Sequence[str] | None = None,
+                    seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """One row per epoch of each finished run: ``arm``, ``label``, ``seed``, ``epoch``
+    (1-based), ``loss`` (the training loss, label-smoothed cross-entropy) and ``train_acc``
+    (percent), as the engine recorded them (``results.json``'s history)."""
+    import pandas as pd
+
+    rows = []
+    store, specs = _done_runs(study, profile, store, arms, seeds)
+    for spec in specs:
+        label = study.arm(spec.arm).title
+        for h in store.results(spec)["history"]:
+            rows.append({"arm": spec.arm, "label": label, "seed": spec.seed,
+                         "epoch": int(h["epoch"]), "loss": float(h["loss"]),
+                         "train_acc": 100 * float(h["train_acc"])})
+    return pd.DataFrame(rows, columns=["arm", "label", "seed", "epoch", "loss", "train_acc"])
+
+
+def cmc_curves(study: Study, profile: str, store: Store | None = None,
+               target: str | None = None, max_rank: int = 20,
+               arms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per arm (rows, the study's order), the CMC curve on ``target`` (default: the study's
+    first): column ``k`` is the percentage of valid queries whose first true match is within
+    the top ``k`` (Sec. 4.1), averaged over the arm's finished seeds, for k = 1..``max_rank``.
+
+    Raises ValueError for a bad ``max_rank`` or when no run has finished."""
+    import pandas as pd
+
+    from osnet_lib.utils import check_positive_int
+
+    check_positive_int("max_rank", max_rank)
+    target = target or study.targets[0]
+    curves: dict[str, list[np.ndarray]] = {}
+    store, specs = _done_runs(study, profile, store, arms, None)
+    for spec in specs:
+        first = store.per_query(spec, target).first_match
+        curves.setdefault(spec.arm, []).append(
+            np.array([100 * np.mean(first < k) for k in range(1, max_rank + 1)]))
+    if not curves:
+        raise ValueError(f"no finished run of study {study.name!r} at profile {profile!r}")
+    order = [a.name for a in study.arms if a.name in curves]
+    return pd.DataFrame([np.mean(curves[a], axis=0) for a in order], index=pd.Index(
+        order, name="arm"), columns=range(1, max_rank + 1))
 
 
 def verdict_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
