@@ -387,6 +387,10 @@ def test_verdicts_are_read_from_the_store(reference):
         verdict(Claim("x", "tiny", ("t4", "t2")), "quick", store, study=TINY)
     with pytest.raises(ValueError, match=r"no finished run of arm\(s\) \['t4', 't1'\]"):
         verdict(claim, "quick", Store(store.root / "empty"), study=TINY)
+    # an arm the claim does not name, which cannot run at this profile, is not resolved
+    wider = Study("tiny", "a test", arms=TINY.arms + (Arm("small", gamma=0.25),),
+                  recipe="scratch", source="market", targets=("market", "duke"), seeds=(0, 1))
+    assert verdict(claim, "quick", store, study=wider).comparisons == v.comparisons
 
 
 def test_a_relative_verdict_reads_both_studies_from_the_store(reference, tmp_path):

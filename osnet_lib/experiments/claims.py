@@ -346,7 +346,7 @@ def _arm_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any, 
     for arm in claim.order:
         study.arm(arm)
     if frame is None:
-        frame = load_study(study, profile, store, data_root=data_root)
+        frame = load_study(study, profile, store, arms=list(claim.order), data_root=data_root)
     rows = frame[(frame["target"] == target) & frame["arm"].isin(claim.order)]
     values: dict[str, dict[int, float]] = {}
     for row in rows.itertuples():
@@ -356,7 +356,7 @@ def _arm_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any, 
         raise ValueError(f"claim {claim.name!r}: no finished run of arm(s) {missing} of study "
                          f"{study.name!r} at profile {profile!r} on {target!r}; run "
                          f"`python -m osnet_lib study run {study.name} --profile {profile}`")
-    specs = {(s.arm, s.seed): s for s in study.runs(profile)}
+    specs = {(s.arm, s.seed): s for s in study.runs(profile, arms=list(claim.order))}
 
     def per_query(arm: str, seed: int) -> PerQuery:
         return store.per_query(specs[(arm, seed)], target)
