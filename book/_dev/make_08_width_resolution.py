@@ -2,26 +2,10 @@
 
 Run from the repository root: ``python book/_dev/make_08_width_resolution.py [OUTPUT]``.
 """
-import sys
+from nbgen import Cells
 
-import nbformat as nbf
-
-cells = []
-
-
-def md(text, tags=()):
-    c = nbf.v4.new_markdown_cell(text.strip("\n"))
-    if tags:
-        c.metadata["tags"] = list(tags)
-    cells.append(c)
-
-
-def code(text, tags=()):
-    c = nbf.v4.new_code_cell(text.strip("\n"))
-    if tags:
-        c.metadata["tags"] = list(tags)
-    cells.append(c)
-
+notebook = Cells()
+md, code = notebook.md, notebook.code
 
 md(r"""
 # Shrinking the network: width and resolution (Table 6)
@@ -281,8 +265,4 @@ code(r'''
 exercises_file = run.write_results(answers, "exercises.json")
 ''', tags=["solution", "remove-cell"])
 
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-nbf.write(nb, sys.argv[1] if len(sys.argv) > 1 else "book/drafts/08_width_resolution.ipynb")
+notebook.write("book/drafts/08_width_resolution.ipynb")
