@@ -19,18 +19,7 @@ parameters). OSNet wins by 6.6 rank-1 points on Market1501, 10.6 on CUHK03 and 2
 This chapter repeats that comparison with one recipe and one head for every network, so that
 the only difference left is the trunk.
 """)
-code(r'''
-# Parameters: literals only. papermill (and python -m osnet_lib.reproduce) inject new
-# values in a cell below this one; the next cell derives everything else from them.
-profile = "cpu"  # "quick", "cpu" or "paper"
-device = "cpu"
-seed = 0  # seeds the chapter's own randomness; each run's seed is part of the study
-dataset = "synthetic"  # the omni world (under paper: CUHK03, see the study)
-data_root = "data"  # relative paths are relative to the book folder
-results_dir = ""  # "": book/runs/<profile>; the book's own results are written by the runner
-store_root = ""  # the result store ("": the book's, book/store)
-train_missing = True  # False: show the finished runs only, never train
-''', tags=["parameters"])
+notebook.study_parameters("the omni world (under paper: CUHK03, see the study)")
 code(r'''
 from osnet_lib.experiments import Store, get_study, load_or_run
 from osnet_lib.reproduce import resolve_path, start_chapter

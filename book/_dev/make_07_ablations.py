@@ -19,18 +19,7 @@ them by the book's one rule, and then asks a question the paper cannot ask of it
 *when* do omni-scale features matter? We answer it with two synthetic worlds that differ in one
 property only.
 """)
-code(r'''
-# Parameters: literals only. papermill (and python -m osnet_lib.reproduce) inject new
-# values in a cell below this one; the next cell derives everything else from them.
-profile = "cpu"  # "quick", "cpu" or "paper"
-device = "cpu"
-seed = 0  # seeds the chapter's own randomness; each run's seed is part of the study
-dataset = "synthetic"  # the omni and control worlds (under paper: CUHK03, see the study)
-data_root = "data"  # relative paths are relative to the book folder
-results_dir = ""  # "": book/runs/<profile>; the book's own results are written by the runner
-store_root = ""  # the result store ("": the book's, book/store)
-train_missing = True  # False: show the finished runs only, never train
-''', tags=["parameters"])
+notebook.study_parameters("the omni and control worlds (under paper: CUHK03, see the study)")
 code(r'''
 from osnet_lib.experiments import Store, get_study, load_or_run
 from osnet_lib.reproduce import resolve_path, start_chapter

@@ -19,18 +19,7 @@ to 5, and reports that accuracy falls *smoothly*: 94.8% rank-1 on Market1501 at 
 79.1% at $\beta = \gamma = 0.25$, with 190 times less compute. This chapter trains the sixteen
 rows with one recipe and checks the claim with a rule stated before the runs.
 """)
-code(r'''
-# Parameters: literals only. papermill (and python -m osnet_lib.reproduce) inject new
-# values in a cell below this one; the next cell derives everything else from them.
-profile = "cpu"  # "quick", "cpu" or "paper"
-device = "cpu"
-seed = 0  # seeds the chapter's own randomness; each run's seed is part of the study
-dataset = "synthetic"  # the omni world (under paper: CUHK03, see the study)
-data_root = "data"  # relative paths are relative to the book folder
-results_dir = ""  # "": book/runs/<profile>; the book's own results are written by the runner
-store_root = ""  # the result store ("": the book's, book/store)
-train_missing = True  # False: show the finished runs only, never train
-''', tags=["parameters"])
+notebook.study_parameters("the omni world (under paper: CUHK03, see the study)")
 code(r'''
 from osnet_lib.experiments import Store, get_study, load_or_run
 from osnet_lib.reproduce import resolve_path, start_chapter

@@ -25,6 +25,22 @@ class Cells:
     def code(self, text: str, tags=()) -> None:
         self._add(nbf.v4.new_code_cell(text.strip("\n")), tags)
 
+    def study_parameters(self, dataset_note: str) -> None:
+        """The parameters cell of an experiment chapter (papermill's ``parameters`` tag):
+        literals only; ``dataset_note`` says what ``dataset`` means there."""
+        self.code(f'''
+# Parameters: literals only. papermill (and python -m osnet_lib.reproduce) inject new
+# values in a cell below this one; the next cell derives everything else from them.
+profile = "cpu"  # "quick", "cpu" or "paper"
+device = "cpu"
+seed = 0  # seeds the chapter's own randomness; each run's seed is part of the study
+dataset = "synthetic"  # {dataset_note}
+data_root = "data"  # relative paths are relative to the book folder
+results_dir = ""  # "": book/runs/<profile>; the book's own results are written by the runner
+store_root = ""  # the result store ("": the book's, book/store)
+train_missing = True  # False: show the finished runs only, never train
+''', tags=["parameters"])
+
     def write(self, default_path: str) -> None:
         nb = nbf.v4.new_notebook()
         nb.cells = self.cells
