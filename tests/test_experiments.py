@@ -424,6 +424,11 @@ def test_the_study_command_lists_and_reports(tmp_path, capsys):
     assert main(["study", "list"]) == 0
     out = capsys.readouterr().out
     assert "table5" in out and "Table 5" in out and "table5-omni-vs-single" in out
+    lines = out.splitlines()
+    control = next(i for i, line in enumerate(lines) if line.startswith("table5-control "))
+    assert "control world" in lines[control]
+    # the arms line under the longest study name lines up with the others
+    assert lines[control + 1].index("arms:") == lines[1].index("arms:")
     assert main(["study", "status", "table5", "--profile", "quick", "--store",
                  str(tmp_path), "--arms", "model1", "model9"]) == 0
     out = capsys.readouterr().out

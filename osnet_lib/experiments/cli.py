@@ -39,11 +39,13 @@ def _selection(p: argparse.ArgumentParser) -> None:
 def _cmd_list(args: argparse.Namespace) -> int:
     from osnet_lib.experiments.studies import STUDIES, claims_of
 
+    width = max(len(name) for name in STUDIES)
+    pad = " " * (width + 1)
     for s in STUDIES.values():
         arms = ", ".join(a.name for a in s.arms)
-        print(f"{s.name:<8} {s.reproduces}: recipe {s.recipe}, {s.source} -> "
-              f"{', '.join(s.targets)}, seeds {list(s.seeds)}\n         arms: {arms}\n"
-              f"         claims: {', '.join(c.name for c in claims_of(s.name)) or '-'}")
+        print(f"{s.name:<{width}} {s.reproduces}: recipe {s.recipe}, {s.world} world, "
+              f"{s.source} -> {', '.join(s.targets)}, seeds {list(s.seeds)}\n{pad}arms: {arms}\n"
+              f"{pad}claims: {', '.join(c.name for c in claims_of(s.name)) or '-'}")
     return 0
 
 
