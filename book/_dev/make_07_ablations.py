@@ -4,7 +4,7 @@ Run from the repository root: ``python book/_dev/make_07_ablations.py [OUTPUT]``
 """
 from nbgen import Cells
 
-notebook = Cells()
+notebook = Cells(7)
 md, code = notebook.md, notebook.code
 
 md(r"""
@@ -163,7 +163,10 @@ ax.set_xlabel("rank-1 (%), this book: seeds and mean")
 bx.set_xlabel("rank-1 (%), paper (CUHK03)")
 plt.tight_layout()
 plt.show()
-''')
+''', figure=(
+    "fig-table5-rank1",
+    "Rank-1 of the eleven models of Table 5: each seed (dots) and the mean (bar) on the omni "
+    "world (left), and the paper's CUHK03 rank-1 (right)."))
 md(r"""
 ## The paper's claims, judged
 
@@ -193,7 +196,10 @@ ax = plot_verdicts(verdicts, labels=[f"model {x}" for x in labels])
 ax.set_title("rank-1 differences: ours (95% interval) and the paper's")
 plt.tight_layout()
 plt.show()
-''')
+''', figure=(
+    "fig-table5-verdicts",
+    "Each comparison of Table 5's claims: our mean paired rank-1 difference with its 95% "
+    "interval, and the paper's difference on CUHK03."))
 md(r"""
 ## When do omni-scale features matter?
 
@@ -240,7 +246,10 @@ ax.set_yticks(np.arange(len(rows))[::-1], [r[0] for r in rows])
 ax.set_xlabel("rank-1 difference per seed (percentage points)")
 plt.tight_layout()
 plt.show()
-''')
+''', figure=(
+    "fig-table5-worlds",
+    "The paired rank-1 differences per seed (dots) and their mean (bar) on the omni and on "
+    "the control world."))
 md(r"""
 ## What each variant costs
 
@@ -262,7 +271,10 @@ for ax, (column, xlabel) in zip(axes, (("mult_adds", "Mult-Adds (millions)"),
 axes[0].set_ylabel("rank-1 (%)")
 plt.tight_layout()
 plt.show()
-''')
+''', figure=(
+    "fig-table5-costs",
+    "Mean rank-1 of each model (± the standard deviation over seeds) against its Mult-Adds "
+    "(left) and its training time per run (right)."))
 md(r"""
 ## Summary
 

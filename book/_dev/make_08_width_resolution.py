@@ -4,7 +4,7 @@ Run from the repository root: ``python book/_dev/make_08_width_resolution.py [OU
 """
 from nbgen import Cells
 
-notebook = Cells()
+notebook = Cells(8)
 md, code = notebook.md, notebook.code
 
 md(r"""
@@ -164,7 +164,11 @@ axes[2].set(xscale="log", xlabel="Mult-Adds (millions), paper", ylabel="rank-1 (
 axes[0].legend(fontsize="small")
 plt.tight_layout()
 plt.show()
-''')
+''', figure=(
+    "fig-table6-tradeoff",
+    "Rank-1 against Mult-Adds (left) and against measured time per image (middle) for the "
+    "rows of Table 6, one line per width; the paper's rows against the paper's Mult-Adds "
+    "(right)."))
 md(r"""
 ## The claims, judged
 """)
@@ -185,7 +189,10 @@ if verdicts:
     ax.set_title("rank-1 differences between adjacent rows: ours and the paper's")
     plt.tight_layout()
     plt.show()
-''')
+''', figure=(
+    "fig-table6-verdicts",
+    "The rank-1 differences between adjacent rows of the two orderings: our mean with its 95%"
+    " interval, and the paper's difference on Market1501."))
 md(r"""
 ## Summary
 """)

@@ -9,10 +9,12 @@ import nbformat as nbf
 
 
 class Cells:
-    """The cells of one notebook, in order."""
+    """The cells of one notebook, in order, for chapter number ``chapter``."""
 
-    def __init__(self) -> None:
+    def __init__(self, chapter: int) -> None:
+        self.chapter = chapter
         self.cells: list = []
+        self.solutions = 0
 
     def _add(self, cell, tags) -> None:
         if tags:
@@ -22,8 +24,20 @@ class Cells:
     def md(self, text: str, tags=()) -> None:
         self._add(nbf.v4.new_markdown_cell(text.strip("\n")), tags)
 
-    def code(self, text: str, tags=()) -> None:
-        self._add(nbf.v4.new_code_cell(text.strip("\n")), tags)
+    def code(self, text: str, tags=(), figure=None) -> None:
+        """A code cell; ``figure=(name, caption)`` numbers its plot as a figure of the chapter.
+        A folded solution cell (tags ``solution`` and ``hide-cell``) gets a toggle named after
+        its solution, counted in order: "Show the code of Solution 6.1"."""
+        cell = nbf.v4.new_code_cell(text.strip("\n"))
+        if figure is not None:
+            name, caption = figure
+            cell.metadata["mystnb"] = {"figure": {"caption": caption, "name": name}}
+        if {"solution", "hide-cell"} <= set(tags):
+            self.solutions += 1
+            label = f"Solution {self.chapter}.{self.solutions}"
+            cell.metadata["mystnb"] = {"code_prompt_show": f"Show the code of {label}",
+                                       "code_prompt_hide": f"Hide the code of {label}"}
+        self._add(cell, tags)
 
     def study_parameters(self, dataset_note: str) -> None:
         """The parameters cell of an experiment chapter (papermill's ``parameters`` tag):
