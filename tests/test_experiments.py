@@ -474,6 +474,25 @@ def test_a_stored_run_rebuilds_its_trained_network(reference, tmp_path):
         Store(tmp_path / "empty").model(spec)
 
 
+def test_a_torchvision_baseline_trains_as_an_arm_and_is_rebuilt_from_the_store(world, tmp_path):
+    import torch
+
+    from osnet_lib.backbones import TorchvisionReID
+
+    study = Study("baseline", "a test", arms=(
+        Arm("mobilenet_v2", model="mobilenet_v2", options={"width_mult": "matched"}),),
+        recipe="scratch", source="market", seeds=(0,))
+    store = Store(tmp_path)
+    frame = run_study(study, "quick", store, jobs=1, data_root=world, progress=False)
+    assert frame.attrs["outcomes"] == {"mobilenet_v2/seed0": "trained"}
+    assert 0 <= frame.rank1.iloc[0] <= 1 and frame.train_seconds.iloc[0] > 0
+    spec = study.runs("quick")[0]
+    net = store.model(spec)
+    assert isinstance(net, TorchvisionReID) and net.width_mult == 0.15
+    saved = torch.load(store.run_dir(spec) / "weights.pth", weights_only=True)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in saved.items())
+
+
 def test_the_report_tables_read_the_runs(reference):
     from osnet_lib.complexity import complexity
     from osnet_lib.experiments.report import arm_costs, arm_summary

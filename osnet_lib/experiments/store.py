@@ -172,8 +172,9 @@ class Store:
 
 
     def model(self, spec: RunSpec) -> Any:
-        """The run's trained network (:class:`~osnet_lib.models.OSNet`, without its identity
-        classifier, in eval mode on the CPU), from its ``weights.pth``.
+        """The run's trained network (:class:`~osnet_lib.models.OSNet`, or a Table 3 baseline
+        of :mod:`osnet_lib.backbones`, without its identity classifier, in eval mode on the
+        CPU), from its ``weights.pth``.
 
         Raises StoreError when the run is not done (or is stale) or kept no weights (a network
         over :data:`MAX_WEIGHTS_BYTES`); ValueError for a searched arm, whose genotype is
