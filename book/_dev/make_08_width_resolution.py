@@ -16,7 +16,7 @@ A network for a camera or a phone must fit a budget of compute. Sec. 3.4 of
 but the last fully connected one, and the **resolution multiplier** $\gamma$ scales the input
 image. Table 6 turns both over four values each, sixteen networks from 979 million Mult-Adds down
 to 5, and reports that accuracy falls *smoothly*: 94.8% rank-1 on Market1501 at full size, still
-79.1% at $\beta = \gamma = 0.25$, with 190 times less compute. This chapter trains the sixteen
+79.1% at $\beta = \gamma = 0.25$, with 188 times less compute. This chapter trains the sixteen
 rows with one recipe and checks the claim with a rule stated before the runs.
 """)
 notebook.study_parameters("the omni world (under paper: CUHK03, see the study)")
