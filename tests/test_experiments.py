@@ -199,10 +199,12 @@ def test_an_interrupted_study_resumes_and_ends_as_an_uninterrupted_one(reference
         run_study(TINY, "quick", store, jobs=1, threads=1, data_root=world, progress=False)
     monkeypatch.setattr(runner_mod, "train_run", real)
     status = {s.spec.key: s.status for s in study_states(TINY, "quick", store)}
-    assert status == {"t4/seed0": RunStatus.DONE, "t4/seed1": RunStatus.PARTIAL,
-                      "t1/seed0": RunStatus.MISSING, "t1/seed1": RunStatus.MISSING}
+    # seed by seed: the second run is the second arm's first seed
+    assert calls == ["t4/seed0", "t1/seed0"]
+    assert status == {"t4/seed0": RunStatus.DONE, "t1/seed0": RunStatus.PARTIAL,
+                      "t4/seed1": RunStatus.MISSING, "t1/seed1": RunStatus.MISSING}
     frame = run_study(TINY, "quick", store, jobs=1, threads=1, data_root=world, progress=False)
-    assert set(frame.attrs["outcomes"]) == {"t4/seed1", "t1/seed0", "t1/seed1"}
+    assert set(frame.attrs["outcomes"]) == {"t1/seed0", "t4/seed1", "t1/seed1"}
     ref = _sorted(reference[1])
     got = _sorted(frame)
     np.testing.assert_array_equal(got[METRICS].to_numpy(), ref[METRICS].to_numpy())

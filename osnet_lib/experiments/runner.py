@@ -275,6 +275,9 @@ def run_study(study: Study | str, profile: str = "cpu", store: Store | str | Pat
               threads: int | None = None) -> Any:
     """Train what the store lacks of ``study`` at ``profile``, then return :func:`load_study`.
 
+    Runs are trained seed by seed: every arm's first seed, then every arm's second, so that a
+    study stopped early holds whole seeds (a run waiting for a search starts when it is done).
+
     Args:
         study: a :class:`Study` or the name of one (:func:`osnet_lib.experiments.get_study`).
         profile: ``quick``, ``cpu`` or ``paper``.
@@ -314,7 +317,9 @@ def run_study(study: Study | str, profile: str = "cpu", store: Store | str | Pat
     todo_status = {RunStatus.MISSING, RunStatus.PARTIAL, RunStatus.WAITING}
     if retrain_stale:
         todo_status.add(RunStatus.STALE)
-    pending = [s for s in states if s.status in todo_status]
+    # seed by seed (every arm's first seed, then the second...): a study stopped early holds
+    # whole seeds, which its claims can already judge
+    pending = sorted((s for s in states if s.status in todo_status), key=lambda s: s.spec.seed)
     done = sum(s.status is RunStatus.DONE for s in states)
     if pending and dataset_ref(study.source, profile)[0] == "synthetic":
         ensure_world(profile, data_root, progress=progress, kind=study.world)
