@@ -16,8 +16,11 @@ A network for a camera or a phone must fit a budget of compute. Sec. 3.4 of
 but the last fully connected one, and the **resolution multiplier** $\gamma$ scales the input
 image. Table 6 turns both over four values each, sixteen networks from 979 million Mult-Adds down
 to 5, and reports that accuracy falls *smoothly*: 94.8% rank-1 on Market1501 at full size, still
-79.1% at $\beta = \gamma = 0.25$, with 188 times less compute. This chapter trains the sixteen
-rows with one recipe and checks the claim with a rule stated before the runs.
+79.1% at $\beta = \gamma = 0.25$, with 188 times less compute. The paper does not say how these
+networks were trained; its first row repeats its ImageNet-pretrained OSNet of Table 3 (94.8 /
+86.7), so they were most likely fine-tuned from ImageNet weights. This chapter trains the
+sixteen rows from scratch with one recipe, since the synthetic world has no counterpart of
+ImageNet pretraining, and checks the claim with a rule stated before the runs.
 """)
 notebook.study_parameters("the omni world (under paper: CUHK03, see the study)")
 code(r'''
@@ -96,13 +99,17 @@ far it follows them on the machine that ran this page.
 
 ## The rule, before the runs
 
-"Accuracy falls smoothly" is made testable as two orderings, each judged pair by pair with the
-book's one rule (chapter 7): at full resolution, $\beta = 1 > 0.75 > 0.5 > 0.25$; at full width,
+The paper's sentence is "by keeping one multiplier fixed and shrinking the other, the R1 drops
+off smoothly". It is made testable as two orderings, each judged pair by pair with the book's one
+rule (chapter 7): at full resolution, $\beta = 1 > 0.75 > 0.5 > 0.25$; at full width,
 $\gamma = 1 > 0.75 > 0.5 > 0.25$. An ordering is *reproduced* when every adjacent pair is, and
-*contradicted* when any pair is significantly the other way, a cliff in the wrong direction. The
-rule was written in `osnet_lib.experiments.studies` before any run of this chapter. Between rows
-trained over one seed the interval is a bootstrap over the test queries, which measures the test
-set's noise, not the training's.
+*contradicted* when any smaller network is significantly *more* accurate than the larger one
+before it. The rule tests the order only: a steep drop between two rows would still count as
+reproduced, and the figure below is where to judge how smooth the fall is. It was written in
+`osnet_lib.experiments.studies` before any run of this chapter. Every adjacent pair has a row
+trained over one seed, so each comparison uses seed 0 alone (the corners' other seeds do not
+enter it), and its interval is a bootstrap over the test queries, which measures the test set's
+noise, not the training's. The table shows seed 0's rank-1 beside the means for that reason.
 
 ## Table 6, measured
 """)
@@ -125,18 +132,21 @@ def pm(mean, sd):
     return f"{mean:5.1f}" + (f" ± {sd:<4.1f}" if np.isfinite(sd) else " " * 7)
 
 
-print(f"{'beta':>5} {'gamma':>5} {'seeds':>5} {'rank-1':>12} {'mAP':>12} {'train acc':>9} | "
-      f"{'paper R1':>8} {'mAP':>5}")
+seed0 = 100 * frame[(frame.seed == 0)].set_index("arm")["rank1"]
+print(f"{'beta':>5} {'gamma':>5} {'seeds':>5} {'rank-1':>12} {'seed 0':>6} {'mAP':>12} "
+      f"{'train acc':>9} | {'paper R1':>8} {'mAP':>5}")
 for arm, r in summary.iterrows():
     a = table6.arm(arm)
     p_r1, p_map = paper[(a.beta, a.gamma)]
-    print(f"{a.beta:>5} {a.gamma:>5} {r.seeds:>5} {pm(r.rank1, r.rank1_sd):>12} "
+    first = f"{seed0[arm]:6.1f}" if arm in seed0.index else f"{'-':>6}"
+    print(f"{a.beta:>5} {a.gamma:>5} {r.seeds:>5} {pm(r.rank1, r.rank1_sd):>12} {first} "
           f"{pm(r.mAP, r.mAP_sd):>12} {r.train_acc:>8.1f}% | {p_r1:>8.1f} {p_map:>5.1f}")
 results["table6"] = summary.reset_index().to_dict("records")
 ''')
 md(r"""
-The paper's columns are Market1501 at 256×128 and up; ours are the omni world's `cuhk03` domain
-at half those sizes. Only the shapes compare: how fast accuracy falls along each dial.
+The paper's columns are Market1501 at 256×128 and below. Under `cpu` ours are the omni world's
+`cuhk03` domain at half those sizes, trained from scratch: only the shapes compare, how fast
+accuracy falls along each dial.
 
 ## Accuracy against cost
 
@@ -146,6 +156,7 @@ Mult-Adds:
 """)
 code(r'''
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
 colours = {1.0: "tab:blue", 0.75: "tab:orange", 0.5: "tab:green", 0.25: "tab:red"}
@@ -153,14 +164,17 @@ for beta, colour in colours.items():
     rows = [a for a in summary.index if table6.arm(a).beta == beta]
     if not rows:
         continue
-    rows.sort(key=lambda a: costs.loc[a, "mult_adds"])
-    for ax, x in ((axes[0], costs.loc[rows, "mult_adds"] / 1e6), (axes[1], costs.loc[rows, "ms"])):
-        ax.plot(x, summary.loc[rows, "rank1"], "o-", color=colour, label=f"\u03b2 = {beta:g}")
+    for ax, column, scale in ((axes[0], "mult_adds", 1e6), (axes[1], "ms", 1)):
+        ordered = sorted(rows, key=lambda a: costs.loc[a, column])
+        ax.plot(costs.loc[ordered, column] / scale, summary.loc[ordered, "rank1"], "o-",
+                color=colour, label=f"\u03b2 = {beta:g}")
     pts = sorted((m, r1) for b, _, g, m, r1, _ in TABLE6 if b == beta)
     axes[2].plot(*zip(*pts), "s--", color=colour, mfc="none")
 axes[0].set(xscale="log", xlabel="Mult-Adds (millions)", ylabel="rank-1 (%), this book")
 axes[1].set(xscale="log", xlabel="ms per image (CPU, one thread)")
 axes[2].set(xscale="log", xlabel="Mult-Adds (millions), paper", ylabel="rank-1 (%), paper")
+for ax in axes:
+    ax.xaxis.set_minor_formatter(NullFormatter())  # no crowded labels between the decades
 axes[0].legend(fontsize="small")
 plt.tight_layout()
 plt.show()
@@ -201,7 +215,8 @@ from IPython.display import Markdown
 
 lines = []
 for v in verdicts:
-    steps = "; ".join(f"{c.mean:+.1f} [{c.low:+.1f}, {c.high:+.1f}]" for c in v.comparisons)
+    steps = "; ".join(f"{table6.arm(c.better).title} > {table6.arm(c.worse).title}: "
+                      f"{c.mean:+.1f} [{c.low:+.1f}, {c.high:+.1f}]" for c in v.comparisons)
     lines.append(f"- *{v.claim.statement}* **{v.verdict}** (adjacent rows: {steps} points).")
 Markdown("\n".join(lines) or "No ordering has all its rows at this profile.")
 ''')

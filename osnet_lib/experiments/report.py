@@ -119,10 +119,12 @@ def training_curves(study: Study, profile: str, store: Store | None = None,
 
 def cmc_curves(study: Study, profile: str, store: Store | None = None,
                target: str | None = None, max_rank: int = 20,
-               arms: Sequence[str] | None = None) -> pd.DataFrame:
+               arms: Sequence[str] | None = None,
+               seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Per arm (rows, the study's order), the CMC curve on ``target`` (default: the study's
     first): column ``k`` is the percentage of valid queries whose first true match is within
-    the top ``k`` (Sec. 4.1), averaged over the arm's finished seeds, for k = 1..``max_rank``.
+    the top ``k`` (Sec. 4.1), averaged over the arm's finished runs among ``seeds`` (default:
+    all), for k = 1..``max_rank``.
 
     Raises ValueError for a bad ``max_rank`` or when no run has finished."""
     import pandas as pd
@@ -132,7 +134,7 @@ def cmc_curves(study: Study, profile: str, store: Store | None = None,
     check_positive_int("max_rank", max_rank)
     target = target or study.targets[0]
     curves: dict[str, list[np.ndarray]] = {}
-    store, specs = _done_runs(study, profile, store, arms, None)
+    store, specs = _done_runs(study, profile, store, arms, seeds)
     for spec in specs:
         first = store.per_query(spec, target).first_match
         curves.setdefault(spec.arm, []).append(

@@ -128,7 +128,7 @@ _STUDIES += (
         description="OSNet trained from scratch beside torchvision networks with the same "
                     "512-d head and recipe: MobileNetV2 with as many parameters as OSNet (the "
                     "paper's own baseline), ShuffleNetV2 at its closest width and ResNet-18 "
-                    "(one seed: eleven times OSNet x0.25's compute per image). OSNet's runs are "
+                    "(one seed: 14 times OSNet x0.25's Mult-Adds at 128x64). OSNet's runs are "
                     "table5's model 1, the same computation.",
     ),
     Study(
