@@ -98,6 +98,12 @@ def test_table6_arms_set_the_width_and_resolution_multipliers_at_every_profile()
     corners = {table6_arm_name(b, g) for b, g in TABLE6_CORNERS}
     assert all(seeds[a] == ([0, 1, 2] if a in corners else [0]) for a in seeds)
     assert len(cpu) == 4 * 3 + 12
+    # the wide diagnosis is Table 5's models 1 and 9 at x0.5; its model 1 is table6's (0.5, 1)
+    wide = get_study("table5-wide").runs("cpu", seeds=[0])
+    assert [(r.arm, r.recipe.model, r.model_options) for r in wide] == [
+        ("model1", "osnet_x0_5", {}), ("model9", "osnet_x0_5", {"T": 1})]
+    twin = table6.runs("cpu", arms=["b0.5-g1"], seeds=[0])[0]
+    assert study_mod.fingerprint(wide[0]) == study_mod.fingerprint(twin)
     # the same beta and gamma on any family and study
     arm = Arm("small", model="osnet_ain", beta=0.5, gamma=0.5)
     run = Study("s", "x", arms=(arm,)).runs("cpu")[0]

@@ -15,6 +15,8 @@ control``,     1, 9, 4              ``control`` world (one global cue decides id
 default``
 ``table5-      Table 5, models      T = 4 against T = 1 on the ``omni`` world with half the
 short``        1 and 9              profile's epochs: does the effect need the whole schedule?
+``table5-      Table 5, models      the same at width x0.5 (beta = 0.5): does more capacity
+wide``         1 and 9              show a larger advantage?
 ``table3``     Table 3, trained     OSNet against torchvision's MobileNetV2 (as many
                from scratch         parameters), ShuffleNetV2 and ResNet-18 with OSNet's head,
                                     from scratch on ``cuhk03`` of the ``omni`` world
@@ -36,6 +38,7 @@ under ``paper`` (:data:`~osnet_lib.experiments.study.REAL_DATASETS`). The scale 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -150,6 +153,16 @@ _DIAGNOSES = (
         description="T = 4 against T = 1 on the omni world with half the profile's epochs: "
                     "does the measured effect need the whole schedule, or would a cheaper "
                     "scale of part II show it as well?",
+    ),
+    Study(
+        name="table5-wide", reproduces="Table 5 (models 1 and 9), width x0.5",
+        recipe="scratch", source="cuhk03", seeds=(0, 1, 2), world="omni",
+        arms=tuple(dataclasses.replace(a, beta=0.5) for a in _table5_arms()
+                   if a.name in ("model1", "model9")),
+        description="T = 4 against T = 1 on the omni world at twice the profile's width "
+                    "(x0.5 under cpu): does a network with more capacity show a larger "
+                    "advantage of the omni-scale streams? Model 1's first seed is table6's "
+                    "(beta, gamma) = (0.5, 1) row, the same computation.",
     ),
 )
 
