@@ -195,13 +195,11 @@ def _finished_twin(spec: RunSpec, store: Store, current: dict[str, str]) -> Path
         if folder == own or not ((folder / RESULTS_FILE).is_file()
                                  and (folder / PER_QUERY_FILE).is_file()):
             continue
-        try:
-            data = read_json(run_file)
-            other = RunSpec.from_dict(data["spec"])
-        except (StoreError, KeyError, TypeError, ValueError):
+        try:  # the fingerprint's data part covers the source and the targets, in order
+            stored = read_json(run_file)["fingerprint"]
+        except (StoreError, KeyError, TypeError):
             continue  # an unreadable run is never a twin
-        if other.targets == spec.targets and not fingerprint_changes(data["fingerprint"],
-                                                                     current):
+        if isinstance(stored, dict) and not fingerprint_changes(stored, current):
             return folder
     return None
 
