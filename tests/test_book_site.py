@@ -207,6 +207,13 @@ def test_page_renders_in_chromium(site, browser, page):
             "return Array.from(document.querySelectorAll('figcaption .caption-number'))"
             ".map(e => e.textContent)")
         assert captions and all(re.match(r"Fig\. \d+\.\d+", c) for c in captions), captions
+        # a chapter is numbered by its file (book/_ext/chapter_numbers), whatever its position
+        number = int(page.removeprefix("chapters/").split("_")[0])
+        heading = browser.execute_script(
+            "const n = document.querySelector('h1 .section-number');"
+            "return n ? n.textContent.trim() : null")
+        assert heading == f"{number}.", f"{page} is titled chapter {heading!r}"
+        assert all(c.startswith(f"Fig. {number}.") for c in captions), captions
     assert n_typeset == n_math, f"{n_math - n_typeset} math element(s) not typeset on {page}"
     assert n_errors == 0, f"{n_errors} MathJax error(s) on {page}"
 
@@ -611,3 +618,49 @@ def test_the_book_prints_to_one_pdf(browser, tmp_path):
     data = out.read_bytes()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
     assert data.startswith(b"%PDF-") and pages >= 10 * _chapter_count(), pages
+
+
+def _numbering_env(docnames_and_positions):
+    """A build environment as Sphinx leaves it after numbering chapters by position."""
+    from types import SimpleNamespace
+
+    from docutils import nodes
+
+    env = SimpleNamespace(toc_secnumbers={}, toc_fignumbers={}, titles={}, tocs={},
+                          found_docs=set())
+    for docname, position in docnames_and_positions:
+        env.toc_secnumbers[docname] = {"": (position,), "#overview": (position, 1)}
+        env.toc_fignumbers[docname] = {"figure": {"fig-a": (position, 1)},
+                                       "displaymath": {"eq-a": (position, 2)}}
+        env.titles[docname] = nodes.title(secnumber=[position])
+        env.tocs[docname] = nodes.bullet_list("", nodes.reference(
+            refuri=docname, anchorname="", secnumber=[position]))
+        env.found_docs.add(docname)
+    return env
+
+
+def test_chapters_are_numbered_by_their_files():
+    sys.path.insert(0, str(BOOK / "_ext"))
+    try:
+        from chapter_numbers import renumber_chapters
+    finally:
+        sys.path.remove(str(BOOK / "_ext"))
+    from sphinx.errors import ExtensionError
+
+    env = _numbering_env([("chapters/05_architecture", 5), ("chapters/09_gate_clusters", 6),
+                          ("references", 7)])
+    rewrite = renumber_chapters(None, env)
+    assert "chapters/09_gate_clusters" in rewrite
+    assert env.toc_secnumbers["chapters/09_gate_clusters"] == {"": (9,), "#overview": (9, 1)}
+    assert env.toc_fignumbers["chapters/09_gate_clusters"] == {
+        "figure": {"fig-a": (9, 1)}, "displaymath": {"eq-a": (9, 2)}}
+    assert env.titles["chapters/09_gate_clusters"]["secnumber"] == [9]
+    assert next(iter(env.tocs["chapters/09_gate_clusters"].findall(
+        lambda n: "secnumber" in n.attributes)))["secnumber"] == [9]
+    assert env.toc_secnumbers["chapters/05_architecture"][""] == (5,)
+    assert env.toc_secnumbers["references"][""] == (7,)  # no number in its name: as Sphinx had it
+    assert renumber_chapters(None, env) == []  # already numbered: nothing to rewrite
+
+    twins = _numbering_env([("chapters/09_gate_clusters", 6), ("chapters/09_other", 7)])
+    with pytest.raises(ExtensionError, match="chapter number 9 is carried by two files"):
+        renumber_chapters(None, twins)

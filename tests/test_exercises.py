@@ -62,16 +62,16 @@ def osnet_params(beta: float, T: int = 4) -> int:
     return total
 
 
-def osnet_mult_adds(height: int, width: int) -> int:
-    """OSNet x1.0's Mult-Adds up to the embedding, from Table 1, layer by layer."""
+def osnet_mult_adds(height: int, width: int, beta: float = 1.0) -> int:
+    """OSNet's Mult-Adds up to the embedding at width beta, from Table 1, layer by layer."""
     def out(size: int, k: int, s: int, p: int) -> int:
         return (size + 2 * p - k) // s + 1
 
     h, w = out(height, 7, 2, 3), out(width, 7, 2, 3)
-    total = h * w * 49 * 3 * STEM
+    stem, blocks = widths(beta)
+    total = h * w * 49 * 3 * stem
     h, w = out(h, 3, 2, 1), out(w, 3, 2, 1)
-    _, blocks = widths(1.0)
-    cin = STEM
+    cin = stem
     for i, cout in enumerate(blocks):
         m, hidden = cout // 4, cout // 64
         hw = h * w
