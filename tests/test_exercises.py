@@ -154,3 +154,28 @@ def test_chapter_10_answers():
     assert a["ex10_3_views"] == {"stripe_period": ["front", "back", "side"], "logo": ["front"],
                                  "back_mark": ["back"]}
     assert a["ex10_3_side"] == ["stripe_period"]
+
+
+def test_chapter_07_answers():
+    from scipy import stats
+
+    a = answers("07_ablations")
+    # concatenation: the last 1x1 layer takes 4m channels instead of m; the unified gate goes
+    extra = 0
+    _, blocks = widths(1.0)
+    for cout in blocks:
+        m = cout // 4
+        hidden = m // 16
+        extra += 3 * m * cout - (m * hidden + hidden + hidden * m + m)
+    assert a["ex7_1_concat_extra"] == extra == 704_668
+    # three paired differences: Student-t with 2 degrees of freedom
+    d = [3.1, 0.4, 2.2]
+    mean = sum(d) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
+    assert mean - stats.t.ppf(0.975, 2) * sd / math.sqrt(3) < 0
+    assert a["ex7_2_verdict"] == "inconclusive"
+    n = next(n for n in range(3, 50) if stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) < mean)
+    assert a["ex7_2_seeds_needed"] == n == 5
+    # learned-and-fixed gates: T x m weights in place of the gate's 2mh + h + m
+    saves = sum((c // 4) * (c // 64) * 2 + c // 64 + c // 4 - 4 * (c // 4) for c in blocks)
+    assert a["ex7_3_static_saves"] == saves == 5_732

@@ -1,4 +1,4 @@
-"""Writes book/drafts/07_ablations.ipynb (unexecuted): chapter 7, Table 5.
+"""Writes book/chapters/07_ablations.ipynb (unexecuted): chapter 7, Table 5.
 
 Run from the repository root: ``python book/_dev/make_07_ablations.py [OUTPUT]``.
 """
@@ -386,4 +386,4 @@ code(r'''
 exercises_file = run.write_results(answers, "exercises.json")
 ''', tags=["solution", "remove-cell"])
 
-notebook.write("book/drafts/07_ablations.ipynb")
+notebook.write("book/chapters/07_ablations.ipynb")
