@@ -401,6 +401,24 @@ def test_verdicts_are_read_from_the_store(reference):
     assert verdict(claim, "quick", store, study=wider).comparisons == v.comparisons
 
 
+def test_arm_values_are_what_compare_takes(reference):
+    from osnet_lib.experiments import arm_values, compare
+
+    store, frame = reference
+    values, per_query = arm_values(TINY, "quick", store, ("t4", "t1"), "mAP", target="duke")
+    duke = frame[frame.target == "duke"].set_index(["arm", "seed"])["mAP"]
+    assert values == {a: {s: pytest.approx(100 * duke[a, s]) for s in (0, 1)}
+                      for a in ("t4", "t1")}
+    assert per_query("t4", 1).ap.shape == per_query("t1", 1).ap.shape
+    c = compare("t4", "t1", values, "mAP", per_query)
+    assert c.seeds == (0, 1) and c.method.startswith("paired bootstrap")  # queries of 2 seeds
+    assert c.low <= c.mean <= c.high
+    with pytest.raises(ValueError, match="unknown metric 'rank5'"):
+        arm_values(TINY, "quick", store, ("t4", "t1"), "rank5")
+    with pytest.raises(ValueError, match="study 'tiny' has no arm 't2'"):
+        arm_values(TINY, "quick", store, ("t4", "t2"))
+
+
 def test_a_relative_verdict_reads_both_studies_from_the_store(reference, tmp_path):
     import dataclasses
     import shutil

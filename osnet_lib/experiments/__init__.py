@@ -21,6 +21,7 @@ from osnet_lib.experiments.claims import (
     Claim,
     Comparison,
     Verdict,
+    arm_values,
     classify,
     compare,
     query_bootstrap_interval,
@@ -56,7 +57,8 @@ from osnet_lib.experiments.study import Arm, RunSpec, Study, code_fingerprint, f
 
 __all__ = [
     "CLAIMS", "CONFIDENCE", "STUDIES", "Arm", "Claim", "Comparison", "RunSpec", "RunState",
-    "RunStatus", "Store", "StoreError", "Study", "Verdict", "build_domain", "claims_of",
+    "RunStatus", "Store", "StoreError", "Study", "Verdict", "arm_values", "build_domain",
+    "claims_of",
     "classify", "code_fingerprint", "compare", "default_jobs", "default_store", "ensure_world",
     "fingerprint", "get_claim", "get_study", "list_studies", "load_or_run", "load_study",
     "query_bootstrap_interval", "run_study", "seed_interval", "study_states", "train_run",

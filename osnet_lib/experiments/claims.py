@@ -321,14 +321,14 @@ def verdict(claim: Claim, profile: str = "cpu", store: Any = None, frame: Any = 
                          f"{study.name!r}")
     store = store if isinstance(store, Store) else Store(store)
     target = claim.target or study.targets[0]
-    values, per_query = _arm_values(claim, study, profile, store, frame, data_root, target)
+    values, per_query = _claim_values(claim, study, profile, store, frame, data_root, target)
     baseline = baseline_per_query = None
     if claim.relative_to is not None:
         other = relative_study if relative_study is not None else get_study(claim.relative_to)
         if other.name != claim.relative_to:
             raise ValueError(f"claim {claim.name!r} is relative to study {claim.relative_to!r}, "
                              f"not {other.name!r}")
-        values_there = _arm_values(claim, other, profile, store, None, data_root, target)
+        values_there = _claim_values(claim, other, profile, store, None, data_root, target)
         baseline, baseline_per_query = values_there
     comparisons = []
     for i, (better, worse) in enumerate(claim.pairs):
@@ -338,25 +338,48 @@ def verdict(claim: Claim, profile: str = "cpu", store: Any = None, frame: Any = 
     return Verdict(claim, combine([c.verdict for c in comparisons]), tuple(comparisons), target)
 
 
-def _arm_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any, data_root: Any,
-                target: str) -> tuple[dict[str, dict[int, float]], Callable[[str, int], PerQuery]]:
-    """The claim's arms' metric per seed (percentage points) in ``study``, and their queries."""
-    from osnet_lib.experiments.store import load_study
+def _claim_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any,
+                  data_root: Any, target: str
+                  ) -> tuple[dict[str, dict[int, float]], Callable[[str, int], PerQuery]]:
+    """:func:`arm_values` of the claim's arms, with an error that names the claim."""
+    try:
+        return arm_values(study, profile, store, claim.order, claim.metric, frame=frame,
+                          data_root=data_root, target=target)
+    except ValueError as e:
+        raise ValueError(f"claim {claim.name!r}: {e}") from None
 
-    for arm in claim.order:
+
+def arm_values(study: Any, profile: str, store: Any, arms: Sequence[str], metric: str = "rank1",
+               frame: Any = None, data_root: Any = None, target: str | None = None
+               ) -> tuple[dict[str, dict[int, float]], Callable[[str, int], PerQuery]]:
+    """What :func:`compare` takes, for ``arms`` of ``study`` at ``profile``: each arm's
+    ``metric`` per finished seed, in percentage points (``{arm: {seed: value}}``), and
+    ``per_query(arm, seed)``, the run's per-query outcomes on ``target`` (default: the study's
+    first target). ``frame`` is :func:`~osnet_lib.experiments.load_study`'s DataFrame when the
+    caller has it already.
+
+    Raises ValueError for an unknown metric, or when an arm has no finished run on ``target``.
+    """
+    from osnet_lib.experiments.store import Store, load_study
+
+    if metric not in CLAIM_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {sorted(CLAIM_METRICS)}")
+    target = target or study.targets[0]
+    store = store if isinstance(store, Store) else Store(store)
+    for arm in arms:
         study.arm(arm)
     if frame is None:
-        frame = load_study(study, profile, store, arms=list(claim.order), data_root=data_root)
-    rows = frame[(frame["target"] == target) & frame["arm"].isin(claim.order)]
+        frame = load_study(study, profile, store, arms=list(arms), data_root=data_root)
+    rows = frame[(frame["target"] == target) & frame["arm"].isin(arms)]
     values: dict[str, dict[int, float]] = {}
     for row in rows.itertuples():
-        values.setdefault(row.arm, {})[int(row.seed)] = 100.0 * float(getattr(row, claim.metric))
-    missing = [a for a in claim.order if a not in values]
+        values.setdefault(row.arm, {})[int(row.seed)] = 100.0 * float(getattr(row, metric))
+    missing = [a for a in arms if a not in values]
     if missing:
-        raise ValueError(f"claim {claim.name!r}: no finished run of arm(s) {missing} of study "
-                         f"{study.name!r} at profile {profile!r} on {target!r}; run "
-                         f"`python -m osnet_lib study run {study.name} --profile {profile}`")
-    specs = {(s.arm, s.seed): s for s in study.runs(profile, arms=list(claim.order))}
+        raise ValueError(f"no finished run of arm(s) {missing} of study {study.name!r} at "
+                         f"profile {profile!r} on {target!r}; run `python -m osnet_lib study "
+                         f"run {study.name} --profile {profile}`")
+    specs = {(s.arm, s.seed): s for s in study.runs(profile, arms=list(arms))}
 
     def per_query(arm: str, seed: int) -> PerQuery:
         return store.per_query(specs[(arm, seed)], target)
@@ -365,5 +388,5 @@ def _arm_values(claim: Claim, study: Any, profile: str, store: Any, frame: Any, 
 
 
 __all__ = ["CLAIM_METRICS", "CONFIDENCE", "Claim", "Comparison", "VERDICTS", "Verdict",
-           "classify", "combine", "compare", "per_query_scores", "query_bootstrap_interval",
-           "seed_interval", "verdict"]
+           "arm_values", "classify", "combine", "compare", "per_query_scores",
+           "query_bootstrap_interval", "seed_interval", "verdict"]
