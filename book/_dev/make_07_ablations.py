@@ -68,7 +68,7 @@ from osnet_lib.paper import TABLE5
 costs = arm_costs(table5, profile)
 recipe = table5.runs(profile)[0].recipe
 print(f"recipe {recipe.name!r} at profile {profile!r}: {recipe.model}, "
-      f"{recipe.height}x{recipe.width}, {recipe.epochs} epochs, {recipe.optimizer} lr "
+      f"{recipe.height}x{recipe.width}, {recipe.epochs} epochs,\n  {recipe.optimizer} lr "
       f"{recipe.lr}, {recipe.scheduler} schedule, batch {recipe.batch_size}")
 print(f"\n{'model':<40} {'options':<28} {'params':>8} {'Mult-Adds':>10}")
 for k, (label, *_, options) in TABLE5.items():
@@ -130,21 +130,22 @@ def pm(mean, sd):
 
 paper_r1 = {f"model{k}": row[1] for k, row in TABLE5.items()}
 paper_map = {f"model{k}": row[2] for k, row in TABLE5.items()}
-print(f"{'model':<40} {'seeds':>5} {'rank-1':>12} {'mAP':>12} {'train acc':>9} "
-      f"{'minutes':>7} | {'paper R1':>8} {'mAP':>5}")
+print(f"{'':<37} {'':>5} {'this book':^38} | {'paper':^11}")
+print(f"{'model':<37} {'seeds':>5} {'rank-1':>12} {'mAP':>12} {'acc':>6} {'min':>5} | "
+      f"{'R1':>5} {'mAP':>5}")
 for arm, r in summary.iterrows():
-    print(f"{r.label:<40} {r.seeds:>5} {pm(r.rank1, r.rank1_sd):>12} {pm(r.mAP, r.mAP_sd):>12} "
-          f"{r.train_acc:>8.1f}% {r.train_minutes:>7.1f} | "
-          f"{paper_r1[arm]:>8.1f} {paper_map[arm]:>5.1f}")
+    print(f"{r.label:<37} {r.seeds:>5} {pm(r.rank1, r.rank1_sd):>12} {pm(r.mAP, r.mAP_sd):>12} "
+          f"{r.train_acc:>5.1f}% {r.train_minutes:>5.1f} | "
+          f"{paper_r1[arm]:>5.1f} {paper_map[arm]:>5.1f}")
 results["table5"] = summary.reset_index().to_dict("records")
 ''')
 md(r"""
 The columns are the mean and standard deviation over seeds (percent), the training accuracy at
-the last epoch (how well each network fits its training set under this recipe) and the training
-time of one run on one CPU thread. The paper's columns are CUHK03 (detected) rank-1 and mAP: they
-are numbers of another dataset, a longer training and a four times wider network at twice the
-resolution, so only their *differences* are comparable with ours. The figure shows each seed and
-the mean of our rank-1 beside the paper's:
+the last epoch (`acc`: how well each network fits its training set under this recipe) and the
+training time of one run on one CPU thread in minutes (`min`). The paper's columns are CUHK03
+(detected) rank-1 and mAP: they are numbers of another dataset, a longer training and a four
+times wider network at twice the resolution, so only their *differences* are comparable with
+ours. The figure shows each seed and the mean of our rank-1 beside the paper's:
 """)
 code(r'''
 import matplotlib.pyplot as plt
@@ -309,9 +310,9 @@ acc = {name: arm_summary(f, study=s)["train_acc"] for name, f, s in
 for name, c in rows.items():
     where = {"reproduced": "above 0", "contradicted": "below 0"}.get(c.verdict, "contains 0")
     print(f"{name:<32} {c.mean:+5.1f} [{c.low:+.1f}, {c.high:+.1f}] points: interval {where}")
-print(f"training accuracy, T = 4 / T = 1: {acc['short']['model1']:.0f}% / "
-      f"{acc['short']['model9']:.0f}% after the short schedule, {acc['full']['model1']:.0f}% / "
-      f"{acc['full']['model9']:.0f}% after the full one")
+for name in ("short", "full"):
+    print(f"training accuracy after {epochs[name]} epochs: T = 4 {acc[name]['model1']:.0f}%, "
+          f"T = 1 {acc[name]['model9']:.0f}%")
 results["schedule"] = {name: c.as_dict() for name, c in rows.items()}
 ''')
 md(r"""
@@ -351,8 +352,10 @@ lines = []
 for v in verdicts + relative_verdicts:
     c = v.comparisons
     spread = "; ".join(f"{x.mean:+.1f} [{x.low:+.1f}, {x.high:+.1f}]" for x in c)
+    n = sorted({len(x.seeds) for x in c})
+    seeds_used = "-".join(map(str, n[::max(1, len(n) - 1)]))
     lines.append(f"- *{v.claim.statement}* **{v.verdict}** ({spread} points, "
-                 f"{len(c[0].seeds)} seed{'s' * (len(c[0].seeds) > 1)}).")
+                 f"{seeds_used} seed{'s' * (n[-1] > 1)}).")
 Markdown("\n".join(lines))
 ''')
 code(r'''

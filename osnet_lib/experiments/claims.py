@@ -135,13 +135,19 @@ class Verdict:
                 "comparisons": [c.as_dict() for c in self.comparisons]}
 
     def summary(self) -> str:
-        """One line per comparison: ``A - B = +2.1 [0.4, 3.8] points (3 seeds): reproduced``."""
+        """The claim's verdict, then one line per comparison (percentage points), with its own
+        verdict when the claim has several::
+
+            table5-more-streams: inconclusive
+              model1 - model11: +1.4 [-0.6, +3.3] (3 seeds, t over seeds; paper +3.1): inconclusive
+        """
         lines = [f"{self.claim.name}: {self.verdict}"]
         for c in self.comparisons:
-            paper = ("" if c.paper_difference is None
-                     else f"; paper {c.paper_difference:+.1f}")
-            lines.append(f"  {c.better} - {c.worse} = {c.mean:+.1f} [{c.low:+.1f}, {c.high:+.1f}]"
-                         f" points ({len(c.seeds)} seeds, {c.method}{paper}): {c.verdict}")
+            paper = "" if c.paper_difference is None else f"; paper {c.paper_difference:+.1f}"
+            each = f": {c.verdict}" if len(self.comparisons) > 1 else ""
+            lines.append(f"  {c.better} - {c.worse}: {c.mean:+.1f} [{c.low:+.1f}, {c.high:+.1f}]"
+                         f" ({len(c.seeds)} seed{'s' * (len(c.seeds) > 1)}, {c.method}{paper})"
+                         f"{each}")
         return "\n".join(lines)
 
 
