@@ -248,7 +248,8 @@ for c in relative:
     for world, f in (("omni", frame), ("control", frame_control)):
         vals = {a: {int(s): 100 * v for s, v in
                     f[f.arm == a].set_index("seed")["rank1"].items()} for a in c.order}
-        d = [vals[better][s] - vals[worse][s] for s in sorted(set(vals[better]) & set(vals[worse]))]
+        shared = sorted(set(vals[better]) & set(vals[worse]))
+        d = [vals[better][s] - vals[worse][s] for s in shared]
         rows.append((f"{better} - {worse}, {world}", d))
 for yi, (name, d) in zip(np.arange(len(rows))[::-1], rows):
     ax.plot(d, [yi] * len(d), "o", alpha=0.5, color="tab:blue")
@@ -281,7 +282,8 @@ for study, style in ((table5, "-"), (control, "--")):
     for arm, c in curves.groupby("arm", sort=False):
         mean = c.groupby("epoch")["train_acc"].mean()
         name, colour = NAMES[arm]
-        ax.plot(mean.index, mean.values, style, color=colour, label=f"{name}, {study.world} world")
+        ax.plot(mean.index, mean.values, style, color=colour,
+                label=f"{name}, {study.world} world")
 ax.set_xlabel("epoch")
 ax.set_ylabel("training accuracy (%)")
 ax.legend(fontsize="small")
@@ -312,9 +314,11 @@ epochs = {"short": short.runs(profile)[0].recipe.epochs, "full": recipe.epochs}
 rows = {
     f"T = 4 - T = 1, {epochs['short']} epochs": compare(*pair, short_values, "rank1",
                                                         short_queries),
-    f"T = 4 - T = 1, {epochs['full']} epochs": compare(*pair, full_values, "rank1", full_queries),
+    f"T = 4 - T = 1, {epochs['full']} epochs": compare(*pair, full_values, "rank1",
+                                                       full_queries),
     "growth of the difference": compare(*pair, full_values, "rank1", full_queries,
-                                        baseline=short_values, baseline_per_query=short_queries),
+                                        baseline=short_values,
+                                        baseline_per_query=short_queries),
 }
 acc = {name: arm_summary(f, study=s)["train_acc"] for name, f, s in
        (("short", frame_short, short), ("full", frame, table5))}
@@ -368,7 +372,7 @@ for v in verdicts + relative_verdicts:
     lines.append(f"- *{v.claim.statement}* **{v.verdict}** ({spread} points, "
                  f"{seeds_used} seed{'s' * (n[-1] > 1)}).")
 Markdown("\n".join(lines))
-''')
+''', tags=["remove-input"])
 code(r'''
 results_file = run.write_results(results)
 ''', tags=["remove-cell"])
