@@ -64,11 +64,11 @@ def test_a_study_resolves_into_its_arms_times_seeds():
 def test_a_study_can_scale_the_epochs_of_its_recipe():
     import dataclasses
 
-    short = get_study("table5-short")
     full = {r.key: r.recipe for r in get_study("table5").runs("cpu")}
-    for run in short.runs("cpu"):
-        assert run.recipe.epochs == round(full[run.key].epochs / 2)
-        assert run.recipe.replace(epochs=full[run.key].epochs) == full[run.key]
+    for name, scale in (("table5-short", 0.5), ("table5-long", 2.0)):
+        for run in get_study(name).runs("cpu"):
+            assert run.recipe.epochs == round(full[run.key].epochs * scale)
+            assert run.recipe.replace(epochs=full[run.key].epochs) == full[run.key]
     step = dataclasses.replace(TINY, recipe_overrides={"scheduler": "multistep",
                                                       "milestones": (10, 20)}, epoch_scale=0.5)
     assert step.runs("paper")[0].recipe.milestones == (5, 10)

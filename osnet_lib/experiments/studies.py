@@ -155,6 +155,15 @@ _DIAGNOSES = (
                     "scale of part II show it as well?",
     ),
     Study(
+        name="table5-long", reproduces="Table 5 (models 1 and 9), double schedule",
+        recipe="scratch", source="cuhk03", seeds=(0, 1, 2), world="omni", epoch_scale=2.0,
+        arms=tuple(a for a in _table5_arms() if a.name in ("model1", "model9")),
+        description="T = 4 against T = 1 on the omni world with twice the profile's epochs "
+                    "(60 under cpu): at 30 epochs both networks fit about two thirds of their "
+                    "training images (table5); does the advantage of the streams grow when "
+                    "they fit more of the world?",
+    ),
+    Study(
         name="table5-wide", reproduces="Table 5 (models 1 and 9), width x0.5",
         recipe="scratch", source="cuhk03", seeds=(0, 1, 2), world="omni",
         arms=tuple(dataclasses.replace(a, beta=0.5) for a in _table5_arms()
