@@ -222,6 +222,7 @@ labels = [f"{summary.loc[c.better, 'label'].split(':')[0]} > "
           for v in verdicts for c in v.comparisons]
 ax = plot_verdicts(verdicts, labels=[f"model {x}" for x in labels])
 ax.set_title("rank-1 differences: ours (95% interval) and the paper's")
+ax.get_legend().set_loc("lower right")  # clear of the first rows, where the large gaps are
 plt.tight_layout()
 plt.show()
 ''', figure=(
