@@ -282,8 +282,6 @@ results["control"] = summary_control.reset_index().to_dict("records")
 results["relative_verdicts"] = [v.as_dict() for v in relative_verdicts]
 ''')
 code(r'''
-from osnet_lib.experiments import compare
-
 fig, ax = plt.subplots(figsize=(6.5, 2.6))
 rows = []
 for c in relative:
@@ -354,7 +352,7 @@ measurement: these studies were run to diagnose, not to test a claim of the pape
 say where their interval lies rather than give a verdict):
 """)
 code(r'''
-from osnet_lib.experiments import arm_values
+from osnet_lib.experiments import arm_values, compare
 
 short = get_study("table5-short")
 frame_short = load_or_run(short, profile, store, run.data_root, seeds=seeds,

@@ -145,10 +145,12 @@ _STUDIES += (
     ),
 )
 
+
 def _table5_diagnosis(name: str, what: str, description: str, epoch_scale: float = 1.0,
                       beta: float | None = None) -> Study:
     """Table 5's models 1 (T = 4) and 9 (T = 1) on its world, over three seeds, with one thing
-    of the ``cpu`` scale changed (issue 12's diagnosis: training or capacity, or the world?)."""
+    of the ``cpu`` scale changed: are Table 5's small differences a matter of training or
+    capacity, or of the world?"""
     arms = tuple(a if beta is None else dataclasses.replace(a, beta=beta)
                  for a in _table5_arms() if a.name in ("model1", "model9"))
     return Study(name=name, reproduces=f"Table 5 (models 1 and 9), {what}", recipe="scratch",
