@@ -19,6 +19,10 @@ Only this runner at the ``cpu`` profile, in place, writes the book's committed r
 given, which the pages then say in a warning. Every other execution of a chapter (another
 profile, JupyterLab, papermill from anywhere) writes its results elsewhere and says where.
 
+The chapters' kernels import the ``osnet_lib`` of the checkout that holds the book, even when
+the runner itself was started from another checkout's environment (:func:`kernel_pythonpath`),
+so that the code a page ran, the store it read and the commit it names agree.
+
 A failing or unreadable chapter is reported with its error; the others still run; the exit code
 is non-zero if any failed. A chapter whose source cells, ``osnet_lib`` sources, profile,
 parameters and written results are unchanged since its last successful execution is skipped
@@ -602,6 +606,23 @@ def _kernel_env(**values: str | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def kernel_pythonpath(book: Path) -> str | None:
+    """The ``PYTHONPATH`` under which a chapter's kernel imports the ``osnet_lib`` of the
+    checkout that holds ``book`` (its parent folder), or None when that checkout has no
+    ``osnet_lib`` or it is the package this process runs.
+
+    Without it, a second checkout that shares the first one's environment (an editable
+    install) would run the first checkout's code and read its store, while the provenance
+    names the second checkout's commit."""
+    package = book.resolve().parent / "osnet_lib"
+    if not (package / "__init__.py").is_file():
+        return None
+    if package == Path(__file__).resolve().parent:
+        return None
+    current = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(package.parent)] + ([current] if current else []))
+
+
 class DirtyTreeError(ValueError):
     """The book would be executed at its own profile from uncommitted code."""
 
@@ -698,6 +719,12 @@ def _run_chapters(
     # the book's cache sits with its results; another output folder keeps its own
     cache_path = (book / "results" if in_place else out_dir) / CACHE_NAME
     cache = _load_cache(cache_path)
+    pythonpath = kernel_pythonpath(book)
+    if pythonpath is not None:
+        log.warning("the chapters' kernels import osnet_lib from %s, the checkout of the book, "
+                    "not from %s", book.parent, Path(__file__).resolve().parent.parent)
+        if package_dir is None:
+            package_dir = book.parent / "osnet_lib"
     pkg_hash = package_hash(package_dir)
 
     results: list[ChapterResult] = []
@@ -728,7 +755,7 @@ def _run_chapters(
         executed = work / source.name
         t0 = time.perf_counter()
         try:
-            with _kernel_env(**{COMMIT_ENV: commit}):
+            with _kernel_env(**{COMMIT_ENV: commit, "PYTHONPATH": pythonpath}):
                 pm.execute_notebook(
                     str(source), str(executed), parameters=params, cwd=str(source.parent),
                     progress_bar=False, log_output=False, execution_timeout=cell_timeout,

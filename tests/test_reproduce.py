@@ -209,6 +209,26 @@ def test_command_line_reports_bad_input(tmp_path, capsys):
         reproduce.main(["--profile", "quick", "-p", "no-equals-sign"])
 
 
+def test_kernels_import_the_package_of_the_books_checkout(tmp_path, package_copy):
+    # a second checkout sharing this environment: its chapters must run its own code
+    (tmp_path / "osnet_lib").mkdir()
+    (tmp_path / "osnet_lib" / "__init__.py").write_text('WHERE = "the second checkout"\n')
+    body = "import osnet_lib\nprint('imported from', osnet_lib.WHERE)"
+    book = make_book(tmp_path, {"01_first": {"body": body}})
+    assert reproduce.kernel_pythonpath(book).split(os.pathsep)[0] == str(tmp_path)
+    results = run_chapters("quick", book_dir=book, output_dir=tmp_path / "out",
+                           package_dir=package_copy)
+    assert _status(results) == {"01_first": "ok"}
+    nb = read_notebook(tmp_path / "out" / "01_first.ipynb")
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                   for o in c["outputs"])
+    assert "imported from the second checkout" in text
+    # no package beside the book, or the package this process runs: nothing to change
+    shutil.rmtree(tmp_path / "osnet_lib")
+    assert reproduce.kernel_pythonpath(book) is None
+    assert reproduce.kernel_pythonpath(PACKAGE.parent / "book") is None
+
+
 def test_select_chapters_by_number_or_name():
     names = ["02_depthwise", "03_block", "03x_extra", "05_arch"]
     assert select_chapters(names, None) == names

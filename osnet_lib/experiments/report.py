@@ -201,7 +201,9 @@ def plot_verdicts(verdicts: Sequence[Verdict], labels: Sequence[str] | None = No
     if table["paper"].notna().any():
         handles.append(plt.Line2D([], [], color="black", marker="D", mfc="none", lw=0,
                                   label="paper"))
-    ax.legend(handles=handles, loc="best", fontsize="small")
+    # beside the axes, never over a row: the rows with the largest differences are the ones
+    # a legend placed inside would hide
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     return ax
 
 
