@@ -563,6 +563,26 @@ def test_the_training_and_cmc_curves_read_the_runs(reference, tmp_path):
     assert training_curves(TINY, "quick", Store(tmp_path)).empty
 
 
+def test_the_run_provenance_names_every_run_its_code_and_time(reference, tmp_path):
+    from osnet_lib.experiments.report import describe_runs, run_provenance
+    from osnet_lib.experiments.study import code_fingerprint
+
+    store, frame = reference
+    prov = run_provenance([TINY], "quick", store)
+    assert sorted(zip(prov.arm, prov.seed)) == [("t1", 0), ("t1", 1), ("t4", 0), ("t4", 1)]
+    assert (prov.code == code_fingerprint()).all()
+    seconds = frame[frame.target == "market"].set_index(["arm", "seed"]).train_seconds
+    for row in prov.itertuples():
+        assert row.train_seconds == pytest.approx(seconds.loc[(row.arm, row.seed)])
+    assert len(run_provenance([TINY], "quick", store, arms=["t1", "not-an-arm-here"])) == 2
+    assert run_provenance([TINY], "quick", store, arms=["elsewhere"]).empty
+    text = describe_runs(prov, "quick")
+    hours = prov.train_seconds.sum() / 3600
+    assert text.startswith("4 runs of the `quick` store (tiny)") and f"{hours:.1f} hours" in text
+    with pytest.raises(ValueError, match="no finished runs"):
+        describe_runs(run_provenance([TINY], "quick", Store(tmp_path)), "quick")
+
+
 def test_the_verdict_table_and_figure_show_every_comparison(reference):
     import matplotlib
 

@@ -7,6 +7,8 @@
 - :func:`training_curves`: each finished run's loss and training accuracy per epoch;
 - :func:`cmc_curves`: per arm, the CMC curve (rank-k accuracy for k = 1..K) averaged over
   seeds;
+- :func:`run_provenance` and :func:`describe_runs`: which runs a chapter read, when and from
+  which code they were trained, and their training time;
 - :func:`verdict_frame`: one row per comparison of a list of verdicts;
 - :func:`plot_verdicts`: the differences with their 95% intervals beside the paper's, one row
   per comparison (a forest plot).
@@ -117,6 +119,58 @@ def training_curves(study: Study, profile: str, store: Store | None = None,
     return pd.DataFrame(rows, columns=["arm", "label", "seed", "epoch", "loss", "train_acc"])
 
 
+def run_provenance(studies: Sequence[Study], profile: str, store: Store | None = None,
+                   arms: Sequence[str] | None = None,
+                   seeds: Sequence[int] | None = None) -> pd.DataFrame:
+    """Where a chapter's numbers come from: one row per finished trained run of ``studies``
+    (among ``arms``, where a study has them, and ``seeds``): ``study``, ``arm``, ``seed``,
+    ``date`` (UTC, when it finished), ``commit`` (the checkout it was trained from, with
+    ``+dirty`` when that had uncommitted changes), ``code`` (the fingerprint of the modules
+    that shape training, :func:`~osnet_lib.experiments.study.code_fingerprint`) and
+    ``train_seconds``. Every run listed is valid for the current code: a run whose fingerprint
+    no longer matches is stale, never finished."""
+    import pandas as pd
+
+    rows = []
+    for study in studies:
+        names = {a.name for a in study.arms}
+        chosen = None if arms is None else [a for a in arms if a in names]
+        if chosen == []:
+            continue
+        store_, specs = _done_runs(study, profile, store, chosen, seeds)
+        for spec in specs:
+            results = store_.results(spec)
+            prov = results["provenance"]
+            stored = store_.stored_spec(spec) or {}
+            rows.append({"study": study.name, "arm": spec.arm, "seed": spec.seed,
+                         "date": pd.Timestamp(prov["date"]), "commit": prov.get("git_commit"),
+                         "code": stored.get("fingerprint", {}).get("code"),
+                         "train_seconds": sum(h.get("seconds", 0.0)
+                                              for h in results["history"])})
+    return pd.DataFrame(rows, columns=["study", "arm", "seed", "date", "commit", "code",
+                                       "train_seconds"])
+
+
+def describe_runs(provenance: pd.DataFrame, profile: str) -> str:
+    """One sentence for a chapter about the runs in ``provenance`` (:func:`run_provenance`):
+    how many, from which studies of the ``profile`` store, when, at how many commits, and
+    their training time in CPU-hours (each run's own wall time, summed).
+
+    Raises ValueError when there is no run."""
+    if provenance.empty:
+        raise ValueError("no finished runs to describe")
+    studies = ", ".join(dict.fromkeys(provenance["study"]))
+    first, last = (d.strftime("%Y-%m-%d") for d in (provenance["date"].min(),
+                                                    provenance["date"].max()))
+    when = f"on {first}" if first == last else f"from {first} to {last}"
+    commits = provenance["commit"].str.removesuffix("+dirty").nunique()
+    hours = provenance["train_seconds"].sum() / 3600
+    return (f"{len(provenance)} runs of the `{profile}` store ({studies}), trained {when} "
+            f"from {commits} commit{'s' * (commits > 1)} of the library, all with training "
+            f"code that computes what this version's does; {hours:.1f} hours of training in "
+            f"all.")
+
+
 def cmc_curves(study: Study, profile: str, store: Store | None = None,
                target: str | None = None, max_rank: int = 20,
                arms: Sequence[str] | None = None,
@@ -207,4 +261,5 @@ def plot_verdicts(verdicts: Sequence[Verdict], labels: Sequence[str] | None = No
     return ax
 
 
-__all__ = ["VERDICT_COLOURS", "arm_costs", "arm_summary", "plot_verdicts", "verdict_frame"]
+__all__ = ["VERDICT_COLOURS", "arm_costs", "arm_summary", "describe_runs", "plot_verdicts",
+           "run_provenance", "verdict_frame"]
