@@ -568,7 +568,7 @@ def test_the_run_provenance_names_every_run_its_code_and_time(reference, tmp_pat
     from osnet_lib.experiments.study import code_fingerprint
 
     store, frame = reference
-    prov = run_provenance([TINY], "quick", store)
+    prov = run_provenance([TINY, TINY], "quick", store)  # a study named twice counts once
     assert sorted(zip(prov.arm, prov.seed)) == [("t1", 0), ("t1", 1), ("t4", 0), ("t4", 1)]
     assert (prov.code == code_fingerprint()).all()
     seconds = frame[frame.target == "market"].set_index(["arm", "seed"]).train_seconds

@@ -128,11 +128,11 @@ def run_provenance(studies: Sequence[Study], profile: str, store: Store | None =
     ``+dirty`` when that had uncommitted changes), ``code`` (the fingerprint of the modules
     that shape training, :func:`~osnet_lib.experiments.study.code_fingerprint`) and
     ``train_seconds``. Every run listed is valid for the current code: a run whose fingerprint
-    no longer matches is stale, never finished."""
+    no longer matches is stale, never finished. A study named twice is counted once."""
     import pandas as pd
 
     rows = []
-    for study in studies:
+    for study in {s.name: s for s in studies}.values():
         names = {a.name for a in study.arms}
         chosen = None if arms is None else [a for a in arms if a in names]
         if chosen == []:
