@@ -370,7 +370,7 @@ for study, style in ((schedules["short"], ":"), (table5, "-"), (schedules["long"
                 label=f"{name}, {study.world}, {mean.index.max()} epochs")
 ax.set_xlabel("epoch")
 ax.set_ylabel("training accuracy (%)")
-ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
 plt.tight_layout()
 plt.show()
 ''', figure=(
