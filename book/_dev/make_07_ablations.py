@@ -429,9 +429,10 @@ md(r"""
 Twice the schedule does what it should on the training set and nothing on the test set. After
 60 epochs both networks fit 84% of their training images, their curves flattening only as the
 learning rate reaches zero; yet their rank-1 barely moves (from 13.5 to 12.7 for $T = 4$, from
-12.7 to 13.0 for $T = 1$), and the advantage of $T = 4$ does not grow: it is -0.4 points, with an interval from -3.7 to +3.0, and its growth from
-30 to 60 epochs is negative on average, with an interval across zero. The half schedule, at the
-other end, leaves the networks fitting about half of their training images and ranking worse.
+12.7 to 13.0 for $T = 1$), and the advantage of $T = 4$ does not grow: it is -0.4 points, with
+an interval from -3.7 to +3.0, and its growth from 30 to 60 epochs is negative on average, with
+an interval across zero. The half schedule, at the other end, leaves the networks fitting
+about half of their training images and ranking worse.
 More training, up to networks that fit five sixths of their training images, does not bring out
 the streams: on this evidence the small differences of Table 5 are not the mark of networks
 stopped too early. What the extra epochs buy is a closer fit to the training identities that
@@ -495,10 +496,10 @@ where the paper's are two to fourteen. The chapter's own question, *when* omni-s
 matter, gets no answer from these two worlds: four streams are not worth more on the world
 built to need them. Of the two readings of that, one has lost ground: networks trained twice as
 long, until they fit five sixths of their training images, rank about as well as before and
-show no larger advantage of four streams. Either the omni world does not need what the paper's argument says
-it needs, or networks of this width cannot learn it; wider networks (`table5-wide`) will tell
-these apart. The `paper` profile (the real datasets and the full schedule) is where the paper's
-own numbers can be checked.
+show no larger advantage of four streams. Either the omni world does not need what the
+paper's argument says it needs, or networks of this width cannot learn it; wider networks
+(`table5-wide`) will tell these apart. The `paper` profile (the real datasets and the full
+schedule) is where the paper's own numbers can be checked.
 """)
 code(r'''
 results_file = run.write_results(results)
